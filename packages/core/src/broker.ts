@@ -1,0 +1,105 @@
+/**
+ * The broker contract: the seam between the hub engine and whatever carries events between
+ * processes and keeps their history (memory, Redis, ...). Every broker passes the conformance
+ * suite in `@ssehub/testkit`.
+ *
+ * Ordering model: a broker keeps ONE ordered log per epoch. Every published event gets the next
+ * `seq` in that log, whatever its channel. That makes a single cursor (the browser's one
+ * `Last-Event-ID`) enough to resume every channel and pattern of a connection.
+ */
+
+/** What a publisher hands to the broker: data already serialised to a string. */
+export interface PublishMessage {
+  readonly data: string
+  readonly event?: string
+  /** A publisher-supplied SSE id. Unique within history; the broker rejects duplicates. */
+  readonly id?: string
+  readonly retry?: number
+}
+
+/** One event as stored and delivered by a broker. Brokers hand out frozen, shared objects. */
+export interface BrokerEvent {
+  /** The epoch of the log this event belongs to. A new epoch means history was lost. */
+  readonly epoch: string
+  /** Position in the epoch's log: strictly increasing, a safe integer >= 1. */
+  readonly seq: number
+  /** The SSE id sent to clients: the publisher's id if it gave one, else the hub id (`epoch.seq36`). */
+  readonly id: string
+  readonly channel: string
+  readonly data: string
+  readonly event?: string
+  readonly retry?: number
+  /** Publish time, milliseconds since the Unix epoch. */
+  readonly time: number
+}
+
+/** Why a replay could not cover the requested id. */
+export type ResetReason =
+  /** Events after the id were dropped by the count or byte bound. */
+  | 'trimmed'
+  /** Events after the id were dropped by the age bound. */
+  | 'expired'
+  /** The id is not one this broker ever handed out (or a publisher id no longer in history). */
+  | 'unknown'
+  /** The id belongs to another epoch: the history it pointed into is gone. */
+  | 'epoch'
+  /** More events would have to be replayed than the replay limit allows. */
+  | 'limit'
+
+/** The answer to {@link Broker.replay}. */
+export type ReplayResult =
+  | {
+      readonly complete: true
+      /** Events after the requested id that match the selectors, in log order. */
+      readonly events: readonly BrokerEvent[]
+      /** The log position the replay read up to: every matching event at or below is in `events`. */
+      readonly head: number
+      /** A hub id naming `head`, for the client to resume from. */
+      readonly cursor: string
+      readonly epoch: string
+    }
+  | {
+      readonly complete: false
+      readonly reason: ResetReason
+      readonly head: number
+      readonly cursor: string
+      readonly epoch: string
+    }
+
+/** A live subscription; `unsubscribe` is idempotent. */
+export interface Subscription {
+  unsubscribe(): void
+}
+
+/** Called for every live event matching a subscription, in log order. Must not throw. */
+export type EventListener = (event: BrokerEvent) => void
+
+/** The state a broker reports for health checks. */
+export type BrokerState = 'ready' | 'degraded' | 'closed'
+
+export interface Broker {
+  /**
+   * Appends an event to the log and its channel's history, and delivers it to every matching
+   * subscription (of this and every other node). Resolves with the stored event.
+   * @throws SseError `SSE_ERR_ID_DUPLICATE` when `message.id` is already in history,
+   *   `SSE_ERR_BROKER_CLOSED` after close, `SSE_ERR_BROKER_UNAVAILABLE` when the backend is down.
+   */
+  publish(channel: string, message: PublishMessage): Promise<BrokerEvent>
+  /**
+   * Delivers every event published from now on whose channel matches one of `selectors`
+   * (channel names, or patterns ending in `*`). An event matching several selectors of one
+   * subscription is delivered once.
+   */
+  subscribe(selectors: readonly string[], listener: EventListener): Subscription
+  /**
+   * Reads history after `afterId` (a hub id or a publisher id) for `selectors`, in log order.
+   * With `afterId` undefined it returns no events, only the current head and cursor.
+   * Incomplete when any matching event after `afterId` is gone, the id is unknown or from another
+   * epoch, or more than `limit` events would be returned.
+   */
+  replay(afterId: string | undefined, selectors: readonly string[], limit: number): Promise<ReplayResult>
+  /** The broker's state for health checks. */
+  state(): BrokerState
+  /** Stops delivery and releases resources. Idempotent. */
+  close(): Promise<void>
+}

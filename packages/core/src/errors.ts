@@ -1,0 +1,62 @@
+/**
+ * Every error ssehub raises carries a stable `code`. The registry below is the single source of
+ * truth: `docs/errors.md` documents each code and a test keeps the two in sync.
+ */
+export const ERROR_CODES = {
+  SSE_ERR_WIRE_INVALID_EVENT: 'The `event` field contains CR, LF or NUL.',
+  SSE_ERR_WIRE_INVALID_ID: 'The `id` field contains CR, LF or NUL.',
+  SSE_ERR_WIRE_INVALID_RETRY: 'The `retry` field is not a non-negative safe integer.',
+  SSE_ERR_WIRE_INVALID_DATA: 'The `data` field is not a string.',
+  SSE_ERR_PARSER_BUFFER_OVERFLOW: 'An unterminated line or event grew past `maxBufferSize`.',
+  SSE_ERR_CHANNEL_INVALID: 'A channel name is empty, too long, or contains a control character or `*`.',
+  SSE_ERR_CHANNEL_RESERVED: 'A channel name uses the reserved `ssehub.` prefix.',
+  SSE_ERR_PATTERN_INVALID: 'A pattern is malformed (the only wildcard is a trailing `*`) or too long.',
+  SSE_ERR_SUBSCRIBE_TOO_MANY: 'A subscription names more channels and patterns than allowed.',
+  SSE_ERR_SUBSCRIBE_EMPTY: 'A subscription names no channel or pattern.',
+  SSE_ERR_EVENT_RESERVED: 'The event type uses the reserved `ssehub.` prefix.',
+  SSE_ERR_EVENT_TOO_LONG: 'The event type is longer than allowed.',
+  SSE_ERR_ID_TOO_LONG: 'The event id is longer than allowed.',
+  SSE_ERR_ID_RESERVED: 'A publisher-supplied id has the form of a hub-assigned id.',
+  SSE_ERR_ID_DUPLICATE: 'A publisher-supplied id is already used by an event in history.',
+  SSE_ERR_DATA_INVALID: 'The data cannot be serialised (undefined, a function, a cycle, a BigInt).',
+  SSE_ERR_DATA_TOO_LARGE: 'The encoded data is larger than allowed.',
+  SSE_ERR_LAST_EVENT_ID_TOO_LONG: 'The Last-Event-ID is longer than allowed.',
+  SSE_ERR_OPTION_INVALID: 'An option has an invalid value.',
+  SSE_ERR_BROKER_CLOSED: 'The broker (or hub) is closed.',
+  SSE_ERR_BROKER_UNAVAILABLE: 'The broker cannot be reached within the configured time.',
+  SSE_ERR_HUB_CLOSED: 'The hub is closed.',
+} as const
+
+/** A stable error code, `SSE_ERR_<AREA>_<WHAT>`. */
+export type SseErrorCode = keyof typeof ERROR_CODES
+
+/** Options for {@link SseError}. */
+export interface SseErrorOptions {
+  /** The underlying error, when this one wraps another. */
+  cause?: unknown
+  /** For validation errors: the name of the offending field (`channel`, `event`, `id`, ...). */
+  field?: string
+}
+
+/**
+ * The one error type of ssehub. `code` is stable and documented; `message` is for humans.
+ *
+ * @example
+ * try { encodeEvent({ data: 'x', event: 'a\nb' }) } catch (e) { if (isSseError(e)) console.log(e.code) }
+ */
+export class SseError extends Error {
+  override readonly name = 'SseError'
+  readonly code: SseErrorCode
+  readonly field: string | undefined
+
+  constructor(code: SseErrorCode, message?: string, options: SseErrorOptions = {}) {
+    super(message ?? ERROR_CODES[code], options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.field = options.field
+  }
+}
+
+/** True when `value` is an {@link SseError} (optionally with the given code). */
+export function isSseError(value: unknown, code?: SseErrorCode): value is SseError {
+  return value instanceof SseError && (code === undefined || value.code === code)
+}

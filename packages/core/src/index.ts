@@ -1,0 +1,26 @@
+export type {
+  Broker,
+  BrokerEvent,
+  BrokerState,
+  EventListener,
+  PublishMessage,
+  ReplayResult,
+  ResetReason,
+  Subscription,
+} from './broker.js'
+export * from './defaults.js'
+export { ERROR_CODES, isSseError, SseError, type SseErrorCode, type SseErrorOptions } from './errors.js'
+export {
+  type ConnectOptions,
+  createHub,
+  Hub,
+  type HubOptions,
+  type HubStats,
+  type PublishOptions,
+} from './hub.js'
+export { formatHubId, isHubIdForm, newEpoch, parseHubId } from './ids.js'
+export { MemoryBroker, type MemoryBrokerOptions, MemoryBus } from './memory-broker.js'
+export { isPattern, matches, type SelectorLimits, validateChannel, validateSelectors } from './selector.js'
+export { type CloseReason, Session } from './session.js'
+export type { Sink } from './sink.js'
+export * from './wire/index.js'

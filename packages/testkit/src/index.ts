@@ -1,0 +1,5 @@
+export { type BrokerConformanceOptions, runBrokerConformance } from './broker-conformance.js'
+export { sleep, waitFor, withTimeout } from './deadline.js'
+export { MemorySink } from './memory-sink.js'
+export { freePort } from './ports.js'
+export { openSse, type SseStream } from './sse-reader.js'
