@@ -74,6 +74,22 @@ export interface Subscription {
 /** Called for every live event matching a subscription, in log order. Must not throw. */
 export type EventListener = (event: BrokerEvent) => void
 
+/**
+ * Tells a subscription that live delivery skipped events it cannot recover (e.g. a node was cut
+ * off from its backend for longer than the backend keeps its live feed). Every matching event up
+ * to and including `seq` of `epoch` may be missing; delivery goes on after it. Sessions turn a gap
+ * into an in-band reset, never a silent loss.
+ */
+export interface BrokerGap {
+  readonly epoch: string
+  /** The last log position that may have been skipped. */
+  readonly seq: number
+  readonly reason: ResetReason
+}
+
+/** Called when live delivery skipped events; see {@link BrokerGap}. */
+export type GapListener = (gap: BrokerGap) => void
+
 /** The state a broker reports for health checks. */
 export type BrokerState = 'ready' | 'degraded' | 'closed'
 
@@ -88,9 +104,10 @@ export interface Broker {
   /**
    * Delivers every event published from now on whose channel matches one of `selectors`
    * (channel names, or patterns ending in `*`). An event matching several selectors of one
-   * subscription is delivered once.
+   * subscription is delivered once. `onGap` is told when delivery skipped events it could not
+   * recover; a broker that can never skip (memory) never calls it.
    */
-  subscribe(selectors: readonly string[], listener: EventListener): Subscription
+  subscribe(selectors: readonly string[], listener: EventListener, onGap?: GapListener): Subscription
   /**
    * Reads history after `afterId` (a hub id or a publisher id) for `selectors`, in log order.
    * With `afterId` undefined it returns no events, only the current head and cursor.

@@ -313,10 +313,16 @@ export class Hub {
     if (route === undefined) {
       const sessions = new Set<Session>()
       // One broker subscription per distinct selector; one closure per route, not per delivery.
-      const subscription = this.broker.subscribe([selector], (event) => {
-        const bytes = this.#bytesOf(event)
-        for (const session of sessions) session.deliver(event, bytes)
-      })
+      const subscription = this.broker.subscribe(
+        [selector],
+        (event) => {
+          const bytes = this.#bytesOf(event)
+          for (const session of sessions) session.deliver(event, bytes)
+        },
+        (gap) => {
+          for (const session of sessions) session.gap(gap)
+        },
+      )
       route = { sessions, subscription }
       this.#routes.set(selector, route)
     }

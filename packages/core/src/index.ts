@@ -1,8 +1,10 @@
 export type {
   Broker,
   BrokerEvent,
+  BrokerGap,
   BrokerState,
   EventListener,
+  GapListener,
   PublishMessage,
   ReplayResult,
   ResetReason,

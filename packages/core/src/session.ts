@@ -1,4 +1,4 @@
-import type { BrokerEvent, ReplayResult } from './broker.js'
+import type { BrokerEvent, BrokerGap, ReplayResult } from './broker.js'
 import { RESET_EVENT } from './defaults.js'
 import { formatHubId } from './ids.js'
 import type { Sink } from './sink.js'
@@ -55,6 +55,8 @@ export class Session {
   #lastSeq = 0
   /** Live events that arrived during the replay, delivered once it is done. */
   #pending: BrokerEvent[] = []
+  /** A gap reported during the replay, applied once it is done. */
+  #pendingGap: BrokerGap | undefined
   /** Chunks waiting for the sink to drain. */
   #queue: Uint8Array[] = []
   #queueBytes = 0
@@ -109,8 +111,25 @@ export class Session {
     if (result.head > this.#lastSeq) this.#lastSeq = result.head
     this.#replaying = false
     const pending = this.#pending
+    const gap = this.#pendingGap
     this.#pending = []
+    this.#pendingGap = undefined
+    if (gap !== undefined) this.gap(gap)
     for (const event of pending) this.deliver(event)
+  }
+
+  /** @internal Live delivery skipped events up to `gap.seq`: tell the client in-band. */
+  gap(gap: BrokerGap): void {
+    if (this.#closed !== undefined) return
+    if (this.#replaying) {
+      if (this.#pendingGap === undefined || gap.seq > this.#pendingGap.seq) this.#pendingGap = gap
+      return
+    }
+    if (gap.epoch === this.#epoch && gap.seq <= this.#lastSeq) return
+    const lost = formatHubId(this.#epoch, this.#lastSeq)
+    this.#send(encodeReset(gap.reason, lost, formatHubId(gap.epoch, gap.seq)))
+    this.#epoch = gap.epoch
+    this.#lastSeq = gap.seq
   }
 
   /** @internal Ends the session before its replay could complete. */

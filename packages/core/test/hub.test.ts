@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type CloseReason, createHub, MemoryBroker, MemoryBus, parseHubId, RESET_EVENT } from '@ssehub/core'
+import {
+  type Broker,
+  type CloseReason,
+  createHub,
+  type GapListener,
+  MemoryBroker,
+  MemoryBus,
+  parseHubId,
+  RESET_EVENT,
+} from '@ssehub/core'
 import { MemorySink, sleep, waitFor } from '@ssehub/testkit'
 
 const tick = () => sleep(0)
@@ -181,6 +190,33 @@ describe('Hub sessions', () => {
     assert.equal(sink.events[0]?.data, 'before')
     assert.equal(resetData(sink, 1).reason, 'epoch')
     assert.equal(sink.events[2]?.data, 'after')
+    await hub.close()
+  })
+
+  it('turns a gap reported by the broker into an in-band reset, once, then goes on', async () => {
+    const memory = new MemoryBroker()
+    const gaps: GapListener[] = []
+    const broker: Broker = {
+      publish: (channel, message) => memory.publish(channel, message),
+      subscribe: (selectors, listener, onGap) => {
+        if (onGap) gaps.push(onGap)
+        return memory.subscribe(selectors, listener)
+      },
+      replay: (afterId, selectors, limit) => memory.replay(afterId, selectors, limit),
+      state: () => memory.state(),
+      close: () => memory.close(),
+    }
+    const hub = createHub({ broker })
+    const sink = new MemorySink()
+    hub.connect(sink, { channels: ['feed', 'feed*'] })
+    await tick()
+    const first = await hub.publish('feed', 'before')
+    const epoch = parseHubId(first)?.epoch ?? ''
+    for (const onGap of gaps) onGap({ epoch, seq: 5, reason: 'trimmed' })
+    for (const onGap of gaps) onGap({ epoch, seq: 3, reason: 'trimmed' })
+    assert.equal(sink.events.length, 2, 'one reset, however many routes report the gap')
+    assert.equal(resetData(sink, 1).reason, 'trimmed')
+    assert.equal(sink.events[1]?.lastEventId, `${epoch}.5`)
     await hub.close()
   })
 
