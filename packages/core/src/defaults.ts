@@ -34,3 +34,5 @@ export const DEFAULT_CHANNEL = 'sse'
 export const RESERVED_PREFIX = 'ssehub.'
 /** The in-band event type sent when history cannot cover a Last-Event-ID. */
 export const RESET_EVENT = 'ssehub.reset'
+/** The final event type of a per-request stream whose source failed. */
+export const ERROR_EVENT = 'ssehub.error'

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   SSE_ERR_BROKER_CLOSED: 'The broker (or hub) is closed.',
   SSE_ERR_BROKER_UNAVAILABLE: 'The broker cannot be reached within the configured time.',
   SSE_ERR_HUB_CLOSED: 'The hub is closed.',
+  SSE_ERR_SERVER_INTERNAL: 'An unexpected internal error; details are logged, never sent to clients.',
 } as const
 
 /** A stable error code, `SSE_ERR_<AREA>_<WHAT>`. */

@@ -6,7 +6,7 @@ import { ERROR_CODES, isSseError, SseError } from '@ssehub/core'
 describe('error registry', () => {
   it('documents every code in docs/errors.md and documents no code that does not exist', () => {
     const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
-    const documented = new Set([...doc.matchAll(/^\| `(SSE_ERR_\w+)` \|/gm)].map((match) => match[1]))
+    const documented = new Set([...doc.matchAll(/^\|\s*`(SSE_ERR_\w+)`\s*\|/gm)].map((match) => match[1]))
     assert.deepEqual([...documented].sort(), Object.keys(ERROR_CODES).sort())
   })
 

@@ -1,0 +1,131 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { DEFAULT_CHANNEL, type Hub, isSseError, type SseErrorCode } from '@ssehub/core'
+import { sseHeaders } from '@ssehub/core/wire'
+import { lastEventIdOf, requestUrl } from './last-event-id-of.js'
+import { validateHeaders } from './node-sink.js'
+import { serveSse } from './serve-sse.js'
+
+/**
+ * Options of {@link createSseHandler}.
+ * @example
+ * // GET /rooms/42 streams the channel `room/42`
+ * const options: SseHandlerOptions = {
+ *   channels: (req, url) => [`room/${url.pathname.split('/')[2]}`],
+ *   onError: (error) => console.error(error),
+ * }
+ * app.get('/rooms/:id', createSseHandler(hub, options))
+ */
+export interface SseHandlerOptions {
+  /**
+   * Picks the channels and patterns of a request. Throw an `SseError` to answer 400 with its code.
+   * @defaultValue every `channel` query parameter, or `['sse']` ({@link DEFAULT_CHANNEL}) when none
+   */
+  channels?: (req: IncomingMessage, url: URL) => readonly string[]
+  /**
+   * Extra response headers of the event stream, added to (and overriding) the event-stream headers.
+   * @defaultValue none
+   */
+  headers?: Record<string, string>
+  /**
+   * Told about an unexpected error (not an `SseError`), which was answered with a generic 500.
+   * @defaultValue none: the error is only answered
+   */
+  onError?: (error: unknown) => void
+}
+
+/** Codes that say "try again later" rather than "your request is wrong". */
+const UNAVAILABLE: ReadonlySet<SseErrorCode> = new Set([
+  'SSE_ERR_HUB_CLOSED',
+  'SSE_ERR_BROKER_CLOSED',
+  'SSE_ERR_BROKER_UNAVAILABLE',
+])
+
+/**
+ * Creates a request handler that streams hub channels: for `http.createServer(handler)`, or as a
+ * route of Express and other Connect-style routers (`app.get('/events', handler)`).
+ *
+ * Channels come from the `channel` query parameters (`?channel=news&channel=tasks/*`), or from
+ * `options.channels`; the resume point from the `Last-Event-ID` header or the `lastEventId` query
+ * parameter. Invalid input is answered before anything is streamed, as JSON
+ * `{"error":{"code","message","field"}}`: status 400 for a validation error, 503 when the hub (or
+ * its broker) is closed, 500 (with a generic message) for anything else. A `HEAD` request gets the
+ * event-stream head and no body.
+ *
+ * @param hub - The hub to subscribe through.
+ * @param options - How to pick channels, extra headers, `onError`.
+ * @returns A `(req, res) => void` handler.
+ * @throws SseError `SSE_ERR_OPTION_INVALID` for an invalid header in `options.headers`.
+ * @example
+ * import { createServer } from 'node:http'
+ * import { createHub } from '@ssehub/core'
+ * import { createSseHandler } from '@ssehub/server/node'
+ *
+ * const hub = createHub()
+ * createServer(createSseHandler(hub)).listen(8080)
+ * // curl -N 'http://localhost:8080/?channel=news'
+ * setInterval(() => void hub.publish('news', { at: Date.now() }), 1000)
+ */
+export function createSseHandler(
+  hub: Hub,
+  options: SseHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { channels: pick, headers, onError } = options
+  validateHeaders(headers)
+  return (req, res) => {
+    try {
+      const url = requestUrl(req)
+      const channels = pick === undefined ? defaultChannels(url) : pick(req, url)
+      if (req.method === 'HEAD') {
+        // A HEAD response has no body: subscribing would only hold the connection open.
+        res.writeHead(200, { ...sseHeaders(), ...headers }).end()
+        return
+      }
+      serveSse(hub, req, res, {
+        channels,
+        lastEventId: lastEventIdOf(req, url) ?? '',
+        ...(headers === undefined ? {} : { headers }),
+      })
+    } catch (error) {
+      answerError(res, error, onError)
+    }
+  }
+}
+
+function defaultChannels(url: URL): string[] {
+  const channels = url.searchParams.getAll('channel')
+  return channels.length === 0 ? [DEFAULT_CHANNEL] : channels
+}
+
+/** Answers an error as JSON, unless the stream had already started (then it can only end). */
+function answerError(
+  res: ServerResponse,
+  error: unknown,
+  onError: ((error: unknown) => void) | undefined,
+): void {
+  let status = 500
+  let body: { code: string; message: string; field?: string }
+  if (isSseError(error)) {
+    status = UNAVAILABLE.has(error.code) ? 503 : 400
+    body = { code: error.code, message: error.message }
+    if (error.field !== undefined) body.field = error.field
+  } else {
+    body = { code: 'SSE_ERR_SERVER_INTERNAL', message: 'internal error' }
+    try {
+      onError?.(error)
+    } catch {
+      // a failing error reporter must not take the server down
+    }
+  }
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const text = JSON.stringify({ error: body })
+  res
+    .writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      'cache-control': 'no-store',
+    })
+    .end(text)
+}
