@@ -1,6 +1,7 @@
 /**
  * Every error ssehub raises carries a stable `code`. The registry below is the single source of
- * truth: `docs/errors.md` documents each code and a test keeps the two in sync.
+ * truth: `docs/errors.md` documents each code and a test keeps the two in sync. Read a code's
+ * description with {@link describeError}.
  */
 export const ERROR_CODES = {
   SSE_ERR_WIRE_INVALID_EVENT: 'The `event` field contains CR, LF or NUL.',
@@ -26,7 +27,21 @@ export const ERROR_CODES = {
   SSE_ERR_BROKER_UNAVAILABLE: 'The broker cannot be reached within the configured time.',
   SSE_ERR_HUB_CLOSED: 'The hub is closed.',
   SSE_ERR_SERVER_INTERNAL: 'An unexpected internal error; details are logged, never sent to clients.',
+  SSE_ERR_CLIENT_STATUS: 'The client got a status it will not retry (or ran out of retries for it).',
+  SSE_ERR_CLIENT_CONTENT_TYPE: 'The client got a response whose content type is not text/event-stream.',
+  SSE_ERR_CLIENT_REQUEST:
+    'The client could not send its request (network error, or a headers/body callback failed).',
+  SSE_ERR_CLIENT_STALLED: 'No byte arrived for the stall timeout (a multiple of the heartbeat interval).',
+  SSE_ERR_CLIENT_DISCONNECTED: 'The connection failed while the stream was open.',
+  SSE_ERR_CLIENT_ENDED: 'The server ended the stream; the client reconnects.',
+  SSE_ERR_CLIENT_BUFFER_OVERFLOW: "One line or event grew past the client parser's maxBufferSize.",
+  SSE_ERR_CLIENT_EVENT_INVALID: 'An event failed JSON parsing or schema validation and was dropped.',
 } as const
+
+/** The documented description of an error code. */
+export function describeError(code: SseErrorCode): string {
+  return ERROR_CODES[code]
+}
 
 /** A stable error code, `SSE_ERR_<AREA>_<WHAT>`. */
 export type SseErrorCode = keyof typeof ERROR_CODES
@@ -51,7 +66,9 @@ export class SseError extends Error {
   readonly field: string | undefined
 
   constructor(code: SseErrorCode, message?: string, options: SseErrorOptions = {}) {
-    super(message ?? ERROR_CODES[code], options.cause === undefined ? undefined : { cause: options.cause })
+    // The fallback is the code itself, not the registry's description: referencing the registry
+    // here would pull every description into the browser bundle (~600 bytes gzipped).
+    super(message ?? code, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.field = options.field
   }

@@ -188,7 +188,7 @@ export class Hub {
     data: unknown,
     options: PublishOptions = {},
   ): { data: string; event?: string; id?: string; retry?: number } {
-    if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED')
+    if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
     validateChannel(channel, this.#maxChannelLength)
     const { event, id, retry } = options
     if (event !== undefined) {
@@ -248,7 +248,7 @@ export class Hub {
    *   `SSE_ERR_PATTERN_INVALID`, `SSE_ERR_LAST_EVENT_ID_TOO_LONG`, `SSE_ERR_HUB_CLOSED`.
    */
   connect(sink: Sink, options: ConnectOptions): Session {
-    if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED')
+    if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
     const selectors = validateSelectors(options.channels, {
       maxLength: this.#maxChannelLength,
       maxSelectors: this.#maxChannelsPerConnection,

@@ -11,7 +11,14 @@ export type {
   Subscription,
 } from './broker.js'
 export * from './defaults.js'
-export { ERROR_CODES, isSseError, SseError, type SseErrorCode, type SseErrorOptions } from './errors.js'
+export {
+  describeError,
+  ERROR_CODES,
+  isSseError,
+  SseError,
+  type SseErrorCode,
+  type SseErrorOptions,
+} from './errors.js'
 export {
   type ConnectOptions,
   createHub,

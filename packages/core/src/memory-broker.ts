@@ -396,12 +396,12 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, message: PublishMessage): Promise<BrokerEvent> {
-    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED')
+    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED', 'the broker is closed')
     return this.#bus.append(channel, message)
   }
 
   subscribe(selectors: readonly string[], listener: EventListener): Subscription {
-    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED')
+    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED', 'the broker is closed')
     const sub: LocalSubscription = { selectors: [...selectors], listener, last: undefined, active: true }
     for (const selector of sub.selectors) {
       const index = isPattern(selector) ? this.#patterns : this.#exact
@@ -431,7 +431,7 @@ export class MemoryBroker implements Broker {
     selectors: readonly string[],
     limit: number,
   ): Promise<ReplayResult> {
-    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED')
+    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED', 'the broker is closed')
     return this.#bus.replay(afterId, selectors, limit)
   }
 

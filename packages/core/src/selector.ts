@@ -78,7 +78,9 @@ export function validateSelectors(selectors: readonly unknown[], limits: Selecto
   const maxLength = limits.maxLength ?? DEFAULT_MAX_CHANNEL_LENGTH
   const maxSelectors = limits.maxSelectors ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION
   if (selectors.length === 0) {
-    throw new SseError('SSE_ERR_SUBSCRIBE_EMPTY', undefined, { field: 'channel' })
+    throw new SseError('SSE_ERR_SUBSCRIBE_EMPTY', 'name at least one channel or pattern', {
+      field: 'channel',
+    })
   }
   if (selectors.length > maxSelectors) {
     throw new SseError('SSE_ERR_SUBSCRIBE_TOO_MANY', `at most ${maxSelectors} channels and patterns`, {

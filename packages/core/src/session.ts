@@ -55,6 +55,7 @@ export class Session {
   #lastSeq = 0
   /** Live events that arrived during the replay, delivered once it is done. */
   #pending: BrokerEvent[] = []
+  #pendingBytes = 0
   /** A gap reported during the replay, applied once it is done. */
   #pendingGap: BrokerGap | undefined
   /** Chunks waiting for the sink to drain. */
@@ -113,6 +114,7 @@ export class Session {
     const pending = this.#pending
     const gap = this.#pendingGap
     this.#pending = []
+    this.#pendingBytes = 0
     this.#pendingGap = undefined
     if (gap !== undefined) this.gap(gap)
     for (const event of pending) this.deliver(event)
@@ -144,8 +146,15 @@ export class Session {
   deliver(event: BrokerEvent, bytes?: Uint8Array): void {
     if (this.#closed !== undefined) return
     if (this.#replaying) {
-      if (this.#pending.length >= this.#host.maxQueueEvents) this.#end('overflow')
-      else this.#pending.push(event)
+      this.#pendingBytes += (bytes ?? this.#host.bytesOf(event)).byteLength
+      if (
+        this.#pending.length >= this.#host.maxQueueEvents ||
+        this.#pendingBytes > this.#host.maxQueueBytes
+      ) {
+        this.#end('overflow')
+      } else {
+        this.#pending.push(event)
+      }
       return
     }
     if (event.epoch !== this.#epoch) {
@@ -210,6 +219,7 @@ export class Session {
     this.#queue = []
     this.#queueBytes = 0
     this.#pending = []
+    this.#pendingBytes = 0
     this.#host.detach(this, reason)
     this.#sink.close()
   }

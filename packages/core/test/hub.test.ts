@@ -276,6 +276,30 @@ describe('Hub sessions', () => {
     await hub.close()
   })
 
+  it('bounds the live events held during a slow replay by bytes, then disconnects', async () => {
+    const memory = new MemoryBroker()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const broker: Broker = {
+      publish: (channel, message) => memory.publish(channel, message),
+      subscribe: (selectors, listener) => memory.subscribe(selectors, listener),
+      replay: async (afterId, selectors, limit) => {
+        await gate
+        return memory.replay(afterId, selectors, limit)
+      },
+      state: () => memory.state(),
+      close: () => memory.close(),
+    }
+    const hub = createHub({ broker, maxQueueBytes: 20_000 })
+    const sink = new MemorySink()
+    let reason: CloseReason | undefined
+    hub.connect(sink, { channels: ['feed'], onClose: (why) => (reason = why) })
+    for (let i = 0; i < 10 && reason === undefined; i++) await hub.publish('feed', 'x'.repeat(5000))
+    assert.equal(reason, 'overflow')
+    release()
+    await hub.close()
+  })
+
   it('leaves no session, route, subscription or timer after 10,000 connect/disconnect cycles', async () => {
     const broker = new MemoryBroker()
     const hub = createHub({ broker, heartbeatMs: 1000 })

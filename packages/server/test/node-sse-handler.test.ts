@@ -227,6 +227,9 @@ describe('createSseHandler on node:http', () => {
     assert.match(response.headers.get('content-type') ?? '', /^application\/json\b/)
     const body = (await withTimeout(response.json(), 2000, 'body')) as { error: { code: string } }
     assert.equal(body.error.code, 'SSE_ERR_HUB_CLOSED')
+    assert.equal(response.headers.get('retry-after'), '5')
+    const head = await withTimeout(fetch(`${http.origin}/events`, { method: 'HEAD' }), 2000, 'HEAD')
+    assert.equal(head.status, 503)
   })
 
   it('takes channels from a custom function, whose SseError is answered with 400', async () => {

@@ -1,4 +1,5 @@
 export { type BrokerConformanceOptions, runBrokerConformance } from './broker-conformance.js'
+export { browserRequired, browserSkipReason, CHROMIUM_ARGS, chromiumPath, launchChromium } from './browser.js'
 export { sleep, waitFor, withTimeout } from './deadline.js'
 export { MemorySink } from './memory-sink.js'
 export { freePort } from './ports.js'

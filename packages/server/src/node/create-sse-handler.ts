@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { DEFAULT_CHANNEL, type Hub, isSseError, type SseErrorCode } from '@ssehub/core'
+import { DEFAULT_CHANNEL, type Hub, isSseError, SseError, type SseErrorCode } from '@ssehub/core'
 import { sseHeaders } from '@ssehub/core/wire'
 import { lastEventIdOf, requestUrl } from './last-event-id-of.js'
 import { validateHeaders } from './node-sink.js'
@@ -76,6 +76,7 @@ export function createSseHandler(
       const url = requestUrl(req)
       const channels = pick === undefined ? defaultChannels(url) : pick(req, url)
       if (req.method === 'HEAD') {
+        if (hub.closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
         // A HEAD response has no body: subscribing would only hold the connection open.
         res.writeHead(200, { ...sseHeaders(), ...headers }).end()
         return
@@ -126,6 +127,8 @@ function answerError(
       'content-type': 'application/json; charset=utf-8',
       'content-length': String(Buffer.byteLength(text)),
       'cache-control': 'no-store',
+      // Unavailable is temporary: say when to come back (clients add their own jitter).
+      ...(status === 503 ? { 'retry-after': '5' } : {}),
     })
     .end(text)
 }

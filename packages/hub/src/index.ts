@@ -1,0 +1,6 @@
+export { resolveServeConfig, type ServeConfig } from './config.js'
+export * from './defaults.js'
+export { HUB_ERROR_CODES, HubError, type HubErrorCode, type HubErrorOptions, isHubError } from './errors.js'
+export type { HealthBody } from './routes/health-route.js'
+export type { PublishResult } from './routes/publish-route.js'
+export { createHubServer, type HubServer, type HubServerOptions } from './server.js'
