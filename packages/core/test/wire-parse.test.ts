@@ -59,7 +59,12 @@ describe('parser: chunk boundaries', () => {
   })
 
   test('strips a BOM whose bytes arrive in separate chunks', () => {
-    const { log } = record([Uint8Array.of(0xef), Uint8Array.of(0xbb), Uint8Array.of(0xbf), bytes('data: a\n\n')])
+    const { log } = record([
+      Uint8Array.of(0xef),
+      Uint8Array.of(0xbb),
+      Uint8Array.of(0xbf),
+      bytes('data: a\n\n'),
+    ])
     assert.deepStrictEqual(log, [ev('a')])
   })
 
@@ -186,7 +191,11 @@ describe('parser: buffer bounds', () => {
 
   test('reports an overflow as an SseError with code SSE_ERR_PARSER_BUFFER_OVERFLOW', () => {
     const errors: unknown[] = []
-    const parser = createParser({ onEvent: () => {}, onError: (error) => errors.push(error), maxBufferSize: 4 })
+    const parser = createParser({
+      onEvent: () => {},
+      onError: (error) => errors.push(error),
+      maxBufferSize: 4,
+    })
     parser.feed('data: 12345\n\n')
     assert.equal(errors.length, 1)
     assert.ok(isSseError(errors[0], 'SSE_ERR_PARSER_BUFFER_OVERFLOW'))
@@ -194,7 +203,10 @@ describe('parser: buffer bounds', () => {
 
   test('uses DEFAULT_MAX_BUFFER_SIZE (1 MiB) when maxBufferSize is not given', () => {
     const { log } = record([`data: ${'x'.repeat(1024 * 1024)}\n\ndata: ${'y'.repeat(1000)}\n\n`])
-    assert.deepStrictEqual(log, [{ kind: 'error', code: 'SSE_ERR_PARSER_BUFFER_OVERFLOW' }, ev('y'.repeat(1000))])
+    assert.deepStrictEqual(log, [
+      { kind: 'error', code: 'SSE_ERR_PARSER_BUFFER_OVERFLOW' },
+      ev('y'.repeat(1000)),
+    ])
   })
 
   test('reports an overlong unterminated line once, however many chunks it spans', () => {

@@ -1,9 +1,19 @@
 /** Response headers of an event stream, and the content-type check of the client (WIRE.md). */
 
-/** The MIME type essence of an event stream. */
+/**
+ * The MIME type essence of an event stream, without parameters.
+ *
+ * @example
+ * fetch(url, { headers: { accept: SSE_CONTENT_TYPE } })
+ */
 export const SSE_CONTENT_TYPE = 'text/event-stream'
 
-/** Options for {@link sseHeaders}. */
+/**
+ * Options for {@link sseHeaders}.
+ *
+ * @example
+ * sseHeaders({ http2: true })
+ */
 export interface SseHeadersOptions {
   /**
    * The response goes out over HTTP/2 (or HTTP/3), where connection-specific headers such as

@@ -5,7 +5,13 @@
 import { DEFAULT_MAX_BUFFER_SIZE } from '../defaults.js'
 import { SseError } from '../errors.js'
 
-/** One event fired by the parser. */
+/**
+ * One event fired by the parser: what a browser's `MessageEvent` would carry, plus `id`.
+ *
+ * @example
+ * // 'id: 7\nevent: price\ndata: YHOO\ndata: +2\n\n' gives
+ * // { type: 'price', data: 'YHOO\n+2', lastEventId: '7', id: '7' }
+ */
 export interface ParsedEvent {
   /** The event type: the last `event` field of the block, or `message` when it was absent or empty. */
   type: string
@@ -20,7 +26,18 @@ export interface ParsedEvent {
   id: string | undefined
 }
 
-/** Callbacks and options for {@link createParser}. */
+/**
+ * Callbacks and options for {@link createParser}. Only `onEvent` is required; callbacks run
+ * synchronously inside {@link SseParser.feed}, in stream order.
+ *
+ * @example
+ * const callbacks: ParserCallbacks = {
+ *   onEvent: (event) => console.log(event.type, event.data),
+ *   onRetry: (ms) => { reconnectDelayMs = ms },
+ *   onError: (error) => console.warn(error.code), // SSE_ERR_PARSER_BUFFER_OVERFLOW
+ *   maxBufferSize: 256 * 1024,
+ * }
+ */
 export interface ParserCallbacks {
   /** Called for every event the stream dispatches. */
   onEvent: (event: ParsedEvent) => void
@@ -46,7 +63,12 @@ export interface ParserCallbacks {
   maxBufferSize?: number
 }
 
-/** Options for {@link SseParser.reset}. */
+/**
+ * Options for {@link SseParser.reset}.
+ *
+ * @example
+ * parser.reset({ consume: true }) // a trailing ': bye' without a line end still reaches onComment
+ */
 export interface ParserResetOptions {
   /**
    * Before resetting, parse the unterminated last line as if a line end followed it, so a final
@@ -57,7 +79,15 @@ export interface ParserResetOptions {
   consume?: boolean
 }
 
-/** A streaming event-stream parser, see {@link createParser}. */
+/**
+ * A streaming event-stream parser, made by {@link createParser}. Feed it the body of one
+ * connection chunk by chunk, then `reset()` it before feeding the next connection's body.
+ *
+ * @example
+ * for await (const chunk of response.body) parser.feed(chunk)
+ * parser.reset()
+ * headers['last-event-id'] = parser.lastEventId
+ */
 export interface SseParser {
   /**
    * Parses the next chunk of the stream. Strings are taken as already decoded; bytes are decoded
