@@ -15,6 +15,13 @@ export interface PublishMessage {
   /** A publisher-supplied SSE id. Unique within history; the broker rejects duplicates. */
   readonly id?: string
   readonly retry?: number
+  /**
+   * A private event: the hub delivers it only to sessions allowed to read it (see
+   * `ConnectOptions.canRead`). Brokers store it and hand it back on every delivery and replay;
+   * one that cannot must leave {@link Broker.carriesPrivate} unset, and the hub then refuses
+   * private publishes rather than deliver them as public.
+   */
+  readonly private?: true
 }
 
 /** One event as stored and delivered by a broker. Brokers hand out frozen, shared objects. */
@@ -29,6 +36,8 @@ export interface BrokerEvent {
   readonly data: string
   readonly event?: string
   readonly retry?: number
+  /** Set when the event was published private ({@link PublishMessage.private}). */
+  readonly private?: true
   /** Publish time, milliseconds since the Unix epoch. */
   readonly time: number
 }
@@ -94,6 +103,12 @@ export type GapListener = (gap: BrokerGap) => void
 export type BrokerState = 'ready' | 'degraded' | 'closed'
 
 export interface Broker {
+  /**
+   * True when the broker stores {@link PublishMessage.private} and sets it on the events it
+   * delivers and replays. The hub refuses private publishes through a broker without it.
+   * @defaultValue false
+   */
+  readonly carriesPrivate?: boolean
   /**
    * Appends an event to the log and its channel's history, and delivers it to every matching
    * subscription (of this and every other node). Resolves with the stored event.

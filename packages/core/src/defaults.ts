@@ -1,5 +1,7 @@
 /** Every default of the engine, as a named constant. `docs/decisions.md` says why each value. */
 
+/** Period of the shared timer that ends sessions past their expiry (a token's `exp`). */
+export const DEFAULT_EXPIRY_SWEEP_MS = 1_000
 /** Heartbeat comment interval. WHATWG advises ~15 s; proxies drop idle streams after 30-60 s. */
 export const DEFAULT_HEARTBEAT_MS = 15_000
 /** The `retry:` hint sent on connect. Peers use 1-3 s. */

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SSE_ERR_DATA_INVALID: 'The data cannot be serialised (undefined, a function, a cycle, a BigInt).',
   SSE_ERR_DATA_TOO_LARGE: 'The encoded data is larger than allowed.',
   SSE_ERR_LAST_EVENT_ID_TOO_LONG: 'The Last-Event-ID is longer than allowed.',
+  SSE_ERR_PRIVATE_UNSUPPORTED: 'A private event was published through a broker that cannot carry the flag.',
   SSE_ERR_OPTION_INVALID: 'An option has an invalid value.',
   SSE_ERR_BROKER_CLOSED: 'The broker (or hub) is closed.',
   SSE_ERR_BROKER_UNAVAILABLE: 'The broker cannot be reached within the configured time.',

@@ -1,5 +1,6 @@
 import type { Broker, BrokerEvent, Subscription } from './broker.js'
 import {
+  DEFAULT_EXPIRY_SWEEP_MS,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_CHANNEL_LENGTH,
   DEFAULT_MAX_CHANNELS_PER_CONNECTION,
@@ -46,6 +47,12 @@ export interface HubOptions {
   maxIdLength?: number
   /** Longest data string (after JSON serialisation), in UTF-16 code units. @defaultValue 1 MiB */
   maxDataLength?: number
+  /**
+   * Period of the one shared timer that ends sessions past their {@link ConnectOptions.expiresAt}:
+   * a session ends at most this long after it expires.
+   * @defaultValue 1000
+   */
+  expirySweepMs?: number
 }
 
 /** Per-event options of {@link Hub.publish}, as in Flask-SSE's `publish(data, type, id, retry)`. */
@@ -56,6 +63,13 @@ export interface PublishOptions {
   id?: string
   /** A `retry:` reconnection hint to send with the event, in milliseconds. */
   retry?: number
+  /**
+   * Publish the event private: it carries the broker's `private` flag, and sessions whose
+   * {@link ConnectOptions.canRead} refuses it never see it. Needs a broker that
+   * {@link Broker.carriesPrivate | carries the flag}.
+   * @defaultValue false
+   */
+  private?: boolean
 }
 
 /** Options of {@link Hub.connect}. */
@@ -66,6 +80,23 @@ export interface ConnectOptions {
   lastEventId?: string | undefined
   /** Called once when the session ends. */
   onClose?: (reason: CloseReason) => void
+  /**
+   * Decides, per event, whether this session may receive it: on live delivery, on replay and for
+   * events held while the replay runs. A refused event is skipped without a trace: the session's
+   * position moves past it (it is neither replayed nor delivered later), but its id, type, data
+   * and channel are never written. While a filter is set, every position the session writes
+   * itself (the cursor after a replay, the ids of reset events) has the form `<epoch>.0<seq>`,
+   * which no event id ever has, so that a cursor never spells the id of a hidden event.
+   * @defaultValue every event is readable
+   */
+  canRead?: ((event: BrokerEvent) => boolean) | undefined
+  /**
+   * When the session must end (milliseconds since the Unix epoch), e.g. the expiry of the token
+   * that authorised it; the close reason is then `'expired'`. Checked by one shared timer every
+   * {@link HubOptions.expirySweepMs}, never a timer per session.
+   * @defaultValue never
+   */
+  expiresAt?: number | undefined
 }
 
 /** Counters for health checks, tests and metrics. */
@@ -116,6 +147,11 @@ export class Hub {
   readonly #encoded = new WeakMap<BrokerEvent, Uint8Array>()
   readonly #host: SessionHost
   readonly #onClose = new WeakMap<Session, (reason: CloseReason) => void>()
+  readonly #expirySweepMs: number
+  /** Sessions with an expiry, bucketed by `ceil(expiresAt / expirySweepMs)`. */
+  readonly #expiring = new Map<number, Set<Session>>()
+  readonly #bucketOf = new Map<Session, number>()
+  #sweep: ReturnType<typeof setInterval> | undefined
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #nextSessionId = 1
   #closed = false
@@ -145,6 +181,7 @@ export class Hub {
     )
     this.#maxIdLength = positiveInteger('maxIdLength', options.maxIdLength ?? DEFAULT_MAX_ID_LENGTH)
     this.#maxDataLength = positiveInteger('maxDataLength', options.maxDataLength ?? DEFAULT_MAX_DATA_LENGTH)
+    this.#expirySweepMs = positiveInteger('expirySweepMs', options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS)
     const maxQueueBytes = positiveInteger('maxQueueBytes', options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)
     const maxQueueEvents = positiveInteger(
       'maxQueueEvents',
@@ -169,7 +206,7 @@ export class Hub {
    * @throws SseError `SSE_ERR_CHANNEL_INVALID`, `SSE_ERR_CHANNEL_RESERVED`, `SSE_ERR_EVENT_RESERVED`,
    *   `SSE_ERR_WIRE_INVALID_EVENT`, `SSE_ERR_WIRE_INVALID_ID`, `SSE_ERR_WIRE_INVALID_RETRY`,
    *   `SSE_ERR_ID_RESERVED`, `SSE_ERR_ID_DUPLICATE`, `SSE_ERR_DATA_INVALID`, `SSE_ERR_DATA_TOO_LARGE`,
-   *   `SSE_ERR_HUB_CLOSED`, and the broker's errors.
+   *   `SSE_ERR_PRIVATE_UNSUPPORTED`, `SSE_ERR_HUB_CLOSED`, and the broker's errors.
    * @example
    * const id = await hub.publish('news', { title: 'Hello' }, { event: 'headline' })
    */
@@ -187,7 +224,7 @@ export class Hub {
     channel: string,
     data: unknown,
     options: PublishOptions = {},
-  ): { data: string; event?: string; id?: string; retry?: number } {
+  ): { data: string; event?: string; id?: string; retry?: number; private?: true } {
     if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
     validateChannel(channel, this.#maxChannelLength)
     const { event, id, retry } = options
@@ -226,6 +263,12 @@ export class Hub {
         field: 'retry',
       })
     }
+    if (options.private === true && this.broker.carriesPrivate !== true) {
+      // Fail closed: a broker that drops the flag would deliver the event to everyone.
+      throw new SseError('SSE_ERR_PRIVATE_UNSUPPORTED', 'this broker cannot carry private events', {
+        field: 'private',
+      })
+    }
     const text = serialise(data)
     if (text.length > this.#maxDataLength) {
       throw new SseError('SSE_ERR_DATA_TOO_LARGE', `data is longer than ${this.#maxDataLength}`, {
@@ -237,6 +280,7 @@ export class Hub {
       ...(event === undefined ? {} : { event }),
       ...(id === undefined ? {} : { id }),
       ...(retry === undefined ? {} : { retry }),
+      ...(options.private === true ? { private: true as const } : {}),
     }
   }
 
@@ -245,7 +289,8 @@ export class Hub {
    * adapter can still answer 400), subscribes it live, sends the `retry:` hint, replays history
    * after `lastEventId` (or a reset event when history cannot cover it), then streams live events.
    * @throws SseError `SSE_ERR_SUBSCRIBE_EMPTY`, `SSE_ERR_SUBSCRIBE_TOO_MANY`, `SSE_ERR_CHANNEL_INVALID`,
-   *   `SSE_ERR_PATTERN_INVALID`, `SSE_ERR_LAST_EVENT_ID_TOO_LONG`, `SSE_ERR_HUB_CLOSED`.
+   *   `SSE_ERR_PATTERN_INVALID`, `SSE_ERR_LAST_EVENT_ID_TOO_LONG`, `SSE_ERR_HUB_CLOSED`;
+   *   `SSE_ERR_OPTION_INVALID` for an `expiresAt` that is not a finite number.
    */
   connect(sink: Sink, options: ConnectOptions): Session {
     if (this.#closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
@@ -263,9 +308,14 @@ export class Hub {
         },
       )
     }
-    const session = new Session(this.#nextSessionId++, selectors, sink, this.#host)
+    const { expiresAt } = options
+    if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
+      throw new SseError('SSE_ERR_OPTION_INVALID', `expiresAt must be a finite number, got ${expiresAt}`)
+    }
+    const session = new Session(this.#nextSessionId++, selectors, sink, this.#host, options.canRead)
     if (options.onClose !== undefined) this.#onClose.set(session, options.onClose)
     this.#sessions.add(session)
+    if (expiresAt !== undefined) this.#expireAt(session, expiresAt)
     // Register live first, then read history: nothing published in between can be missed, and
     // the session skips what it already sent by log position.
     for (const selector of selectors) this.#route(selector).sessions.add(session)
@@ -305,6 +355,7 @@ export class Hub {
     this.#closed = true
     for (const session of [...this.#sessions]) session.fail('hub-closed')
     this.#stopHeartbeat()
+    this.#stopSweep()
     if (this.#closeBroker) await this.broker.close()
   }
 
@@ -357,6 +408,14 @@ export class Hub {
       }
     }
     if (this.#sessions.size === 0) this.#stopHeartbeat()
+    const bucket = this.#bucketOf.get(session)
+    if (bucket !== undefined) {
+      this.#bucketOf.delete(session)
+      const sessions = this.#expiring.get(bucket)
+      sessions?.delete(session)
+      if (sessions?.size === 0) this.#expiring.delete(bucket)
+      if (this.#expiring.size === 0) this.#stopSweep()
+    }
     const onClose = this.#onClose.get(session)
     if (onClose !== undefined) {
       this.#onClose.delete(session)
@@ -364,11 +423,42 @@ export class Hub {
     }
   }
 
+  /**
+   * Files a session under the first sweep tick at or after its expiry. Buckets rather than a
+   * sorted structure: adding and removing are O(1), and a tick ends exactly the buckets now due.
+   */
+  #expireAt(session: Session, expiresAt: number): void {
+    const bucket = Math.ceil(expiresAt / this.#expirySweepMs)
+    let sessions = this.#expiring.get(bucket)
+    if (sessions === undefined) {
+      sessions = new Set()
+      this.#expiring.set(bucket, sessions)
+    }
+    sessions.add(session)
+    this.#bucketOf.set(session, bucket)
+    if (this.#sweep !== undefined) return
+    this.#sweep = setInterval(() => this.#expire(Date.now()), this.#expirySweepMs)
+    ;(this.#sweep as { unref?: () => void }).unref?.()
+  }
+
+  #expire(now: number): void {
+    const due = Math.floor(now / this.#expirySweepMs)
+    for (const [bucket, sessions] of this.#expiring) {
+      if (bucket <= due) for (const session of [...sessions]) session.fail('expired')
+    }
+  }
+
+  #stopSweep(): void {
+    if (this.#sweep === undefined) return
+    clearInterval(this.#sweep)
+    this.#sweep = undefined
+  }
+
   #startHeartbeat(): void {
     if (this.#heartbeat !== undefined || this.#heartbeatMs === false) return
     const chunk = this.#heartbeatChunk
     this.#heartbeat = setInterval(() => {
-      for (const session of this.#sessions) session.writeRaw(chunk)
+      for (const session of this.#sessions) session.heartbeat(chunk)
     }, this.#heartbeatMs)
     // Never keep a process alive just for heartbeats (Node); harmless elsewhere.
     ;(this.#heartbeat as { unref?: () => void }).unref?.()

@@ -171,6 +171,7 @@ export class MemoryBus {
       time,
       ...(message.event === undefined ? {} : { event: message.event }),
       ...(message.retry === undefined ? {} : { retry: message.retry }),
+      ...(message.private === true ? { private: true as const } : {}),
     })
     this.#store(event, message.id !== undefined)
     for (const node of this.#nodes) node.deliver(event)
@@ -233,6 +234,8 @@ export class MemoryBus {
     while (this.#logStart < this.#log.length) {
       const record = this.#log[this.#logStart]
       if (record?.alive) return record
+      // Release the slot: a skipped record must not stay reachable (with its data) from the array.
+      this.#log[this.#logStart] = undefined as unknown as Stored
       this.#logStart++
       this.#dead--
     }
@@ -241,6 +244,11 @@ export class MemoryBus {
 
   /** Keeps the log's dead records below half of it, so it stays proportional to live history. */
   #compactLog(): void {
+    if (this.#logStart > 1024 && this.#logStart * 2 > this.#log.length) {
+      // The skipped head (already released) is dropped from the array too.
+      this.#log = this.#log.slice(this.#logStart)
+      this.#logStart = 0
+    }
     const length = this.#log.length - this.#logStart
     if (length > 1024 && this.#dead * 2 > length) {
       this.#log = this.#log.slice(this.#logStart).filter((record) => record.alive)
@@ -372,6 +380,7 @@ interface LocalSubscription {
  * const hub = createHub({ broker: new MemoryBroker({ historyLimit: 100 }) })
  */
 export class MemoryBroker implements Broker {
+  readonly carriesPrivate = true
   readonly #bus: MemoryBus
   /** Subscriptions by exact channel, and pattern subscriptions scanned per event. */
   readonly #exact = new Map<string, Set<LocalSubscription>>()

@@ -16,6 +16,8 @@ export type CloseReason =
   | 'hub-closed'
   /** The broker failed while the session was replaying history. */
   | 'broker-error'
+  /** The session passed its `expiresAt` (the token that authorised it expired). */
+  | 'expired'
 
 /** The engine services a session needs; implemented by the hub. */
 export interface SessionHost {
@@ -34,6 +36,18 @@ export function encodeReset(reason: string, lastEventId: string, cursor: string)
 }
 
 /**
+ * The id of a log position written by a session that filters events: `<epoch>.0<seq>`. Brokers
+ * read it as the position `seq` (hub ids allow leading zeros), yet it never equals an event id:
+ * hub-assigned ids have no leading zero and publishers may not use the hub-id form. So a cursor
+ * after a hidden event never spells that event's id. (Past 36^10 events the zero would not fit
+ * the 11-character hub-id form; the plain form is used then.)
+ */
+function cursorId(epoch: string, seq: number): string {
+  const digits = seq.toString(36)
+  return digits.length < 11 ? `${epoch}.0${digits}` : `${epoch}.${digits}`
+}
+
+/**
  * One connected client. Created by {@link Hub.connect}; the application only reads it or closes it.
  *
  * Delivery is a plain method call per event (no closure, no promise): the event's bytes are
@@ -48,6 +62,11 @@ export class Session {
   readonly selectors: readonly string[]
   readonly #sink: Sink
   readonly #host: SessionHost
+  readonly #canRead: ((event: BrokerEvent) => boolean) | undefined
+  /** A hidden event moved `#lastSeq` past the last id the client was sent. */
+  #hiddenSinceSent = false
+  /** The last hidden event that arrived while the replay ran (not held: only its position counts). */
+  #hiddenWhileReplaying: BrokerEvent | undefined
   #replaying = true
   #closed: CloseReason | undefined
   /** The epoch and log position of the last event sent (or covered by a replay). */
@@ -65,11 +84,18 @@ export class Session {
   readonly #onAbort = (): void => this.#end('disconnect')
 
   /** @internal */
-  constructor(id: number, selectors: readonly string[], sink: Sink, host: SessionHost) {
+  constructor(
+    id: number,
+    selectors: readonly string[],
+    sink: Sink,
+    host: SessionHost,
+    canRead?: ((event: BrokerEvent) => boolean) | undefined,
+  ) {
     this.id = id
     this.selectors = selectors
     this.#sink = sink
     this.#host = host
+    this.#canRead = canRead
     if (sink.signal.aborted) queueMicrotask(this.#onAbort)
     else sink.signal.addEventListener('abort', this.#onAbort, { once: true })
   }
@@ -94,21 +120,41 @@ export class Session {
     if (this.#closed === undefined) this.#send(chunk)
   }
 
+  /**
+   * @internal The shared heartbeat. When hidden events moved the position since the client was
+   * last told it, the cursor goes first: a client that drops then resumes past them instead of
+   * replaying them (filtered) again, or being reset when history trims them. Sending it here,
+   * rather than per hidden event, tells the client no more than "something you cannot read
+   * happened within the last interval".
+   */
+  heartbeat(chunk: Uint8Array): void {
+    if (this.#closed !== undefined) return
+    if (this.#hiddenSinceSent && !this.#replaying) {
+      this.#hiddenSinceSent = false
+      this.#send(encoder.encode(encodeControl({ id: cursorId(this.#epoch, this.#lastSeq) })))
+    }
+    this.#send(chunk)
+  }
+
   /** @internal Applies the broker's replay and then the live events that arrived meanwhile. */
   completeReplay(result: ReplayResult, lastEventId: string | undefined): void {
     if (this.#closed !== undefined) return
     this.#epoch = result.epoch
+    const cursor = this.#canRead === undefined ? result.cursor : cursorId(result.epoch, result.head)
     if (!result.complete) {
-      this.#send(encodeReset(result.reason, lastEventId ?? '', result.cursor))
+      this.#send(encodeReset(result.reason, lastEventId ?? '', cursor))
     } else {
       for (const event of result.events) this.#sendEvent(event)
       // Tell the client where it stands even if nothing was sent (a quiet channel), so that
-      // its next reconnect resumes from here rather than from nothing.
-      const behind = lastEventId === undefined || result.head > this.#lastSeq
-      if (behind && lastEventId !== result.cursor) {
-        this.#send(encoder.encode(encodeControl({ id: result.cursor })))
+      // its next reconnect resumes from here rather than from nothing. Past hidden events too:
+      // resuming from before them would replay (and filter) them again, and could reset the
+      // client when history trims them.
+      const behind = lastEventId === undefined || result.head > this.#lastSeq || this.#hiddenSinceSent
+      if (behind && lastEventId !== cursor) {
+        this.#send(encoder.encode(encodeControl({ id: cursor })))
       }
     }
+    this.#hiddenSinceSent = false
     if (result.head > this.#lastSeq) this.#lastSeq = result.head
     this.#replaying = false
     const pending = this.#pending
@@ -118,6 +164,12 @@ export class Session {
     this.#pendingGap = undefined
     if (gap !== undefined) this.gap(gap)
     for (const event of pending) this.deliver(event)
+    const hidden = this.#hiddenWhileReplaying
+    this.#hiddenWhileReplaying = undefined
+    if (hidden !== undefined && hidden.epoch === this.#epoch && hidden.seq > this.#lastSeq) {
+      this.#lastSeq = hidden.seq
+      this.#hiddenSinceSent = true
+    }
   }
 
   /** @internal Live delivery skipped events up to `gap.seq`: tell the client in-band. */
@@ -128,8 +180,9 @@ export class Session {
       return
     }
     if (gap.epoch === this.#epoch && gap.seq <= this.#lastSeq) return
-    const lost = formatHubId(this.#epoch, this.#lastSeq)
-    this.#send(encodeReset(gap.reason, lost, formatHubId(gap.epoch, gap.seq)))
+    const lost = this.#position(this.#epoch, this.#lastSeq)
+    this.#send(encodeReset(gap.reason, lost, this.#position(gap.epoch, gap.seq)))
+    this.#hiddenSinceSent = false
     this.#epoch = gap.epoch
     this.#lastSeq = gap.seq
   }
@@ -146,6 +199,12 @@ export class Session {
   deliver(event: BrokerEvent, bytes?: Uint8Array): void {
     if (this.#closed !== undefined) return
     if (this.#replaying) {
+      // A hidden event need not wait: skipping it now saves the queue, and the replay's head
+      // (or the next readable event) moves the position past it anyway.
+      if (this.#canRead !== undefined && !this.#canRead(event)) {
+        this.#hiddenWhileReplaying = event
+        return
+      }
       this.#pendingBytes += (bytes ?? this.#host.bytesOf(event)).byteLength
       if (
         this.#pending.length >= this.#host.maxQueueEvents ||
@@ -159,8 +218,9 @@ export class Session {
     }
     if (event.epoch !== this.#epoch) {
       // The broker lost its history and started a new log: say so in-band, then go on.
-      const lost = formatHubId(this.#epoch, this.#lastSeq)
-      this.#send(encodeReset('epoch', lost, formatHubId(event.epoch, event.seq - 1)))
+      const lost = this.#position(this.#epoch, this.#lastSeq)
+      this.#send(encodeReset('epoch', lost, this.#position(event.epoch, event.seq - 1)))
+      this.#hiddenSinceSent = false
       this.#epoch = event.epoch
       this.#lastSeq = 0
     }
@@ -170,7 +230,19 @@ export class Session {
   #sendEvent(event: BrokerEvent, bytes?: Uint8Array): void {
     if (event.seq <= this.#lastSeq) return
     this.#lastSeq = event.seq
+    if (this.#canRead !== undefined && !this.#canRead(event)) {
+      // Nothing is written for a hidden event, not even a cursor: one per hidden event would
+      // tell the client when each was published.
+      this.#hiddenSinceSent = true
+      return
+    }
+    this.#hiddenSinceSent = false
     this.#send(bytes ?? this.#host.bytesOf(event))
+  }
+
+  /** The id naming a log position this session writes (see {@link cursorId}). */
+  #position(epoch: string, seq: number): string {
+    return this.#canRead === undefined ? formatHubId(epoch, seq) : cursorId(epoch, seq)
   }
 
   #send(chunk: Uint8Array): void {

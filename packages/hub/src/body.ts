@@ -10,10 +10,12 @@ export class BodyAbortedError extends Error {
  * Reads a request body into one buffer, never holding more than `limitBytes`. A declared
  * `Content-Length` over the limit fails at once, without reading; a body that grows past the
  * limit fails as soon as it does, and reading stops there (the caller answers 413 and discards
- * the rest without buffering it).
- * @throws HubError `SSEHUB_ERR_BODY_TOO_LARGE`; {@link BodyAbortedError} when the client disconnects.
+ * the rest without buffering it). With `timeoutMs`, the whole body must arrive within that time
+ * (a slowloris body trickling in a byte at a time holds nothing for longer).
+ * @throws HubError `SSEHUB_ERR_BODY_TOO_LARGE`, `SSEHUB_ERR_BODY_TIMEOUT`; {@link BodyAbortedError}
+ *   when the client disconnects.
  */
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limitBytes: number, timeoutMs?: number): Promise<Buffer> {
   const tooLarge = (): HubError =>
     new HubError('SSEHUB_ERR_BODY_TOO_LARGE', `the body is larger than ${limitBytes} bytes`)
   const declared = req.headers['content-length']
@@ -21,7 +23,17 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let length = 0
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            cleanup()
+            req.pause()
+            chunks.length = 0
+            reject(new HubError('SSEHUB_ERR_BODY_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`))
+          }, timeoutMs)
     const cleanup = (): void => {
+      clearTimeout(timer)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onAborted)

@@ -4,11 +4,13 @@ import { inspect } from 'node:util'
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from './cli-io.js'
 import { publishHelp, runPublish, runSubscribe, subscribeHelp } from './client-commands.js'
 import { runServe, serveHelp } from './serve-command.js'
+import { runToken, tokenHelp } from './token-command.js'
 
 const COMMANDS = {
   serve: { run: runServe, help: serveHelp },
   publish: { run: runPublish, help: publishHelp },
   subscribe: { run: runSubscribe, help: subscribeHelp },
+  token: { run: runToken, help: tokenHelp },
 } as const
 
 function version(): string {
@@ -28,6 +30,7 @@ Commands:
   serve       run the hub (HTTP API, event streams, demo page)
   publish     publish one event to a hub
   subscribe   print the events of channels as they arrive
+  token       mint a token for development and tests
 
 Options:
   -h, --help      show this help (ssehub <command> --help for a command's options)
@@ -64,7 +67,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
   }
   if (!Object.hasOwn(COMMANDS, first)) {
     io.err(
-      `ssehub: unknown command ${JSON.stringify(first)} (commands: serve, publish, subscribe; see ssehub --help)\n`,
+      `ssehub: unknown command ${JSON.stringify(first)} (commands: serve, publish, subscribe, token; see ssehub --help)\n`,
     )
     return EXIT_USAGE
   }

@@ -5,6 +5,7 @@ import { type FlagSpec, type ParsedFlags, parseFlags } from './args.js'
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-io.js'
 import { DEFAULT_HUB_URL } from './defaults.js'
 import { HubError, isHubError } from './errors.js'
+import { redactText, redactUrl } from './redact.js'
 
 /** The `--help` text of `ssehub publish`. */
 export function publishHelp(): string {
@@ -16,6 +17,7 @@ included); "-" reads it from standard input. Exits 1 when the hub refuses the ev
 
 Options:
   --url <url>         the hub (default: $SSEHUB_URL or ${DEFAULT_HUB_URL})
+  --token <jwt>       sent as Authorization: Bearer (default: $SSEHUB_TOKEN)
   -c, --channel <c>   the channel (default: sse)
   -e, --event <type>  the event type (default: message)
   --id <id>           your own event id (default: the hub assigns one)
@@ -43,6 +45,7 @@ Ctrl-C exits with code 0.
 
 Options:
   --url <url>              the hub (default: $SSEHUB_URL or ${DEFAULT_HUB_URL})
+  --token <jwt>            sent as Authorization: Bearer (default: $SSEHUB_TOKEN)
   --last-event-id <id>     resume after this id on the first connection
   -n, --max-events <n>     exit after printing n events
   --json                   print each event as a JSON line: {"type","id","data"}
@@ -56,6 +59,7 @@ Examples:
 
 const COMMON_FLAGS: Record<string, FlagSpec> = {
   url: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 }
@@ -74,6 +78,12 @@ const SUBSCRIBE_FLAGS: Record<string, FlagSpec> = {
   'max-events': { type: 'string', short: 'n' },
 }
 
+/** `Authorization: Bearer` from `--token` or `SSEHUB_TOKEN`, when one is given. */
+function authorization(flags: ParsedFlags, io: CliIo): Record<string, string> {
+  const token = stringFlag(flags, 'token') ?? (io.env.SSEHUB_TOKEN?.trim() || undefined)
+  return token === undefined ? {} : { authorization: `Bearer ${token}` }
+}
+
 function usage(message: string, field?: string): HubError {
   return new HubError('SSEHUB_ERR_USAGE', message, field === undefined ? {} : { field })
 }
@@ -90,10 +100,13 @@ function hubUrl(flags: ParsedFlags, io: CliIo): URL {
   try {
     url = new URL(raw)
   } catch {
-    throw usage(`invalid --url ${JSON.stringify(raw)}: expected a URL such as ${DEFAULT_HUB_URL}`, '--url')
+    throw usage(
+      `invalid --url ${JSON.stringify(redactUrl(raw))}: expected a URL such as ${DEFAULT_HUB_URL}`,
+      '--url',
+    )
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw usage(`invalid --url ${JSON.stringify(raw)}: expected an http: or https: URL`, '--url')
+    throw usage(`invalid --url ${JSON.stringify(redactUrl(raw))}: expected an http: or https: URL`, '--url')
   }
   // Routes resolve relative to the base, so a hub behind a path prefix (/hub/) works too.
   if (!url.pathname.endsWith('/')) url.pathname += '/'
@@ -104,7 +117,8 @@ function hubUrl(flags: ParsedFlags, io: CliIo): URL {
 
 function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause
-  return cause?.code ?? cause?.message ?? (error as Error).message
+  // fetch's messages quote the URL, credentials included.
+  return redactText(cause?.code ?? cause?.message ?? (error as Error).message)
 }
 
 /** Formats a hub error answer for a one-line message. */
@@ -196,12 +210,16 @@ export function runPublish(args: readonly string[], io: CliIo): Promise<number> 
     try {
       response = await fetch(target, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...authorization(flags, io),
+        },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       })
     } catch (error) {
-      io.err(`ssehub publish: cannot reach ${target.href}: ${describeFetchError(error)}\n`)
+      io.err(`ssehub publish: cannot reach ${redactUrl(target)}: ${describeFetchError(error)}\n`)
       return EXIT_FAILURE
     }
     if (!response.ok) {
@@ -303,6 +321,7 @@ export function runSubscribe(args: readonly string[], io: CliIo): Promise<number
             headers: {
               accept: 'text/event-stream',
               'cache-control': 'no-cache',
+              ...authorization(flags, io),
               ...(resumeFrom === '' ? {} : { 'last-event-id': resumeFrom }),
             },
             signal: controller.signal,
@@ -312,7 +331,7 @@ export function runSubscribe(args: readonly string[], io: CliIo): Promise<number
           failures++
           const wait = Math.min(retryMs * 2 ** (failures - 1), MAX_BACKOFF_MS)
           io.err(
-            `ssehub subscribe: cannot reach ${target.href}: ${describeFetchError(error)}; retrying in ${wait} ms\n`,
+            `ssehub subscribe: cannot reach ${redactUrl(target)}: ${describeFetchError(error)}; retrying in ${wait} ms\n`,
           )
           await delay(wait, undefined, { signal: controller.signal }).catch(() => {})
           continue
@@ -335,7 +354,7 @@ export function runSubscribe(args: readonly string[], io: CliIo): Promise<number
         }
         if (!isEventStreamContentType(response.headers.get('content-type'))) {
           io.err(
-            `ssehub subscribe: ${target.href} is not an event stream (${response.headers.get('content-type')})\n`,
+            `ssehub subscribe: ${redactUrl(target)} is not an event stream (${response.headers.get('content-type')})\n`,
           )
           await response.body?.cancel().catch(() => {})
           return EXIT_FAILURE
@@ -344,7 +363,7 @@ export function runSubscribe(args: readonly string[], io: CliIo): Promise<number
         connections++
         io.err(
           connections === 1
-            ? `ssehub subscribe: connected to ${target.href}${resumeFrom === '' ? '' : `, resuming after ${resumeFrom}`}\n`
+            ? `ssehub subscribe: connected to ${redactUrl(target)}${resumeFrom === '' ? '' : `, resuming after ${resumeFrom}`}\n`
             : `ssehub subscribe: reconnected, resuming after ${resumeFrom === '' ? '(nothing)' : resumeFrom}\n`,
         )
         try {

@@ -10,9 +10,11 @@ import {
 import { type FlagSpec, parseFlags } from './args.js'
 import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT } from './defaults.js'
 import { HubError } from './errors.js'
+import { checkRedisOptions, REDIS_OPTIONS, type RedisServeConfig } from './redis-options.js'
+import { checkSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from './security-options.js'
 
 /** The settings of `ssehub serve`, fully resolved (every field set). */
-export interface ServeConfig {
+export interface ServeConfig extends SecurityConfig, RedisServeConfig {
   host: string
   port: number
   heartbeatMs: number | false
@@ -24,12 +26,17 @@ export interface ServeConfig {
   maxQueueEvents: number
   corsOrigins: string[]
   demo: boolean
+  /** PEM certificate file: serve HTTPS (HTTP/2 with an HTTP/1.1 fallback); needs {@link ServeConfig.tlsKey}. */
+  tlsCert: string | false
+  /** PEM private key file of {@link ServeConfig.tlsCert}. */
+  tlsKey: string | false
 }
 
 /** The largest delay `setTimeout`/`setInterval` honour; beyond it Node fires after 1 ms instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-interface OptionDef<K extends keyof ServeConfig> {
+/** One option of `ssehub serve`: its flag, environment variables, default and parser. */
+export interface OptionDef<K extends keyof ServeConfig> {
   readonly key: K
   readonly flag: string
   readonly env: readonly string[]
@@ -234,7 +241,33 @@ export const SERVE_OPTIONS = [
     defaultValue: true,
     parse: boolean,
   }),
+  def({
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    env: ['SSEHUB_TLS_CERT'],
+    spec: { type: 'string' },
+    valueName: '<file>',
+    help: 'PEM certificate: serve HTTPS, HTTP/2 with HTTP/1.1 fallback (needs --tls-key)',
+    defaultValue: false,
+    parse: (raw, source) => (raw === '' ? invalidFile(source, raw) : raw),
+  }),
+  def({
+    key: 'tlsKey',
+    flag: 'tls-key',
+    env: ['SSEHUB_TLS_KEY'],
+    spec: { type: 'string' },
+    valueName: '<file>',
+    help: 'PEM private key of --tls-cert',
+    defaultValue: false,
+    parse: (raw, source) => (raw === '' ? invalidFile(source, raw) : raw),
+  }),
+  ...SECURITY_OPTIONS,
+  ...REDIS_OPTIONS,
 ] as const
+
+function invalidFile(source: string, raw: string): never {
+  throw invalid(source, raw, 'a file path')
+}
 
 /** Flags of `ssehub serve`, for {@link parseFlags}. */
 export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -263,6 +296,19 @@ export function resolveServeConfig(
   for (const option of SERVE_OPTIONS) {
     config[option.key] = resolveOne(option, values[option.flag], env)
   }
+  if ((config.tlsCert === false) !== (config.tlsKey === false)) {
+    const [given, missing] =
+      config.tlsCert === false ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key']
+    throw new HubError(
+      'SSEHUB_ERR_OPTION_INVALID',
+      `${given} needs ${missing} (or SSEHUB_${missing.slice(2).toUpperCase().replace('-', '_')})`,
+      {
+        field: missing,
+      },
+    )
+  }
+  checkSecurityConfig(config as unknown as ServeConfig)
+  checkRedisOptions(config as unknown as ServeConfig)
   return config as unknown as ServeConfig
 }
 
@@ -290,11 +336,12 @@ export function serveOptionsHelp(): string {
   const rows = SERVE_OPTIONS.map((option) => {
     const flag =
       option.spec.type === 'boolean' ? `--[no-]${option.flag}` : `--${option.flag} ${option.valueName}`
-    const shown = Array.isArray(option.defaultValue)
-      ? 'none'
-      : option.defaultValue === false
-        ? 'off'
-        : String(option.defaultValue)
+    const shown =
+      option.defaultValue === undefined || Array.isArray(option.defaultValue)
+        ? 'none'
+        : option.defaultValue === false
+          ? 'off'
+          : String(option.defaultValue)
     return { flag, text: `${option.help} (default: ${shown}; env: ${option.env.join(', ')})` }
   })
   const width = Math.max(...rows.map((row) => row.flag.length)) + 2

@@ -4,6 +4,8 @@ import { CORS_MAX_AGE_SECONDS } from './defaults.js'
 /** Methods and request headers a preflight may ask for. */
 const ALLOW_METHODS = 'GET, POST, OPTIONS'
 const ALLOW_HEADERS = 'content-type, last-event-id, authorization, cache-control'
+/** Response headers a page may read beyond the safelisted ones: a client backs off and refreshes by them. */
+const EXPOSE_HEADERS = 'retry-after, www-authenticate'
 
 /** The CORS policy of the hub: an allowlist of exact origins, and optionally `*`. */
 export interface CorsPolicy {
@@ -42,6 +44,7 @@ export function createCorsPolicy(origins: readonly string[]): CorsPolicy {
     const origin = req.headers.origin
     const how = allows(origin)
     if (how === false || origin === undefined) return false
+    res.setHeader('access-control-expose-headers', EXPOSE_HEADERS)
     if (how === 'exact') {
       res.setHeader('access-control-allow-origin', origin)
       res.setHeader('access-control-allow-credentials', 'true')

@@ -7,7 +7,8 @@ export const HUB_ERROR_CODES = {
   SSEHUB_ERR_USAGE: 'The command line is malformed (unknown option, missing value or argument).',
   SSEHUB_ERR_NOT_FOUND: 'No route has this path.',
   SSEHUB_ERR_METHOD_NOT_ALLOWED: 'The route exists but not for this method; `Allow` lists the methods.',
-  SSEHUB_ERR_ORIGIN_FORBIDDEN: 'A browser of an origin that is not allowed tried to publish.',
+  SSEHUB_ERR_ORIGIN_FORBIDDEN:
+    'A browser of an origin that is not allowed tried to publish, or a cookie-authenticated publish named no allowed origin.',
   SSEHUB_ERR_CONTENT_TYPE: 'The body is neither JSON nor form-encoded.',
   SSEHUB_ERR_BODY_TOO_LARGE: 'The body is larger than `--max-body-bytes`.',
   SSEHUB_ERR_BODY_INVALID: 'The body is empty, not UTF-8, malformed JSON, or not an object or array.',
@@ -16,6 +17,19 @@ export const HUB_ERROR_CODES = {
     'A field is given twice (`event` and its alias `type`, or a repeated form field).',
   SSEHUB_ERR_BATCH_EMPTY: 'The body is an empty array.',
   SSEHUB_ERR_BATCH_TOO_LARGE: 'The array holds more events than the batch limit.',
+  SSEHUB_ERR_FIELD_INVALID: 'A publish field has the wrong type (e.g. `private` is not a boolean).',
+  SSEHUB_ERR_BODY_TIMEOUT: 'The body did not arrive within `--body-timeout-ms`.',
+  SSEHUB_ERR_TOKEN_MISSING: 'This request needs a token (`--auth`), and none was sent.',
+  SSEHUB_ERR_TOKEN_INVALID:
+    'The token is malformed, badly signed, expired, not yet valid, for another audience or issuer, or uses a refused algorithm or header.',
+  SSEHUB_ERR_TOKEN_IN_QUERY:
+    'A token was sent in the query string, which the hub does not accept (`--auth-query-token`).',
+  SSEHUB_ERR_AUTH_UNAVAILABLE: 'The token cannot be checked now: the JWKS endpoint did not answer.',
+  SSEHUB_ERR_CHANNEL_FORBIDDEN: "The token's grants do not cover this channel or pattern.",
+  SSEHUB_ERR_PRIVATE_UNAVAILABLE: 'A private event needs a hub with a token key: nobody could read it.',
+  SSEHUB_ERR_HUB_FULL: 'The hub holds `--max-connections` streams already.',
+  SSEHUB_ERR_TOO_MANY_STREAMS: 'This client address or token subject holds its maximum of streams already.',
+  SSEHUB_ERR_RATE_LIMITED: 'This token subject or client address publishes faster than `--publish-rate`.',
 } as const
 
 /** A stable hub error code, `SSEHUB_ERR_<WHAT>`. */

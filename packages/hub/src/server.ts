@@ -1,8 +1,9 @@
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { type Broker, createHub, type Hub, MemoryBroker } from '@ssehub/core'
-import { createSseHandler } from '@ssehub/server/node'
+import { guardBroker } from './broker-guard.js'
 import { parseHost, parseOrigin } from './config.js'
 import { createCorsPolicy } from './cors.js'
 import {
@@ -14,12 +15,20 @@ import {
 } from './defaults.js'
 import { HubError } from './errors.js'
 import { sendError } from './respond.js'
+import { createEventsRoute } from './routes/events-route.js'
 import { createHealthRoute } from './routes/health-route.js'
 import { createPageRoute } from './routes/page-route.js'
 import { createPublishRoute } from './routes/publish-route.js'
+import {
+  type ConnectionControl,
+  createSecureHubServer,
+  type HubTlsOptions,
+  httpConnections,
+} from './secure-server.js'
+import { createSecurity, type SecurityOptions } from './security.js'
 
 /** Options of {@link createHubServer}. Every value is validated when the server is created. */
-export interface HubServerOptions {
+export interface HubServerOptions extends SecurityOptions {
   /** The interface to listen on. @defaultValue `'127.0.0.1'` (loopback only) */
   host?: string
   /** The TCP port; 0 picks a free one. @defaultValue 8080 */
@@ -61,13 +70,25 @@ export interface HubServerOptions {
   onError?: (error: unknown) => void
 }
 
-/** A hub server: the hub, its `node:http` server, and their lifecycle. */
-export interface HubServer {
+/** Options of {@link createHubServer} for a hub that serves HTTPS. */
+export interface SecureHubServerOptions extends HubServerOptions {
+  /**
+   * Serve HTTPS with this certificate: HTTP/2, with an HTTP/1.1 fallback, so that a browser opens
+   * any number of event streams to the hub over one connection (HTTP/1.1 allows six per origin).
+   */
+  tls: HubTlsOptions
+}
+
+/**
+ * A hub server: the hub, its server, and their lifecycle. `S` is a `node:http` server, or with
+ * {@link SecureHubServerOptions.tls} a `node:http2` secure server.
+ */
+export interface HubServer<S extends Server | Http2SecureServer = Server> {
   /** The engine: publish to it directly from the same process if you like. */
   readonly hub: Hub
   /** The HTTP server (not listening until {@link HubServer.listen}). */
-  readonly server: Server
-  /** Starts listening; resolves with the base URL to reach the server, e.g. `http://127.0.0.1:8080/`. */
+  readonly server: S
+  /** Starts listening; resolves with the base URL to reach the server, e.g. `http://127.0.0.1:8080/` (`https:` with TLS). */
   listen(): Promise<URL>
   /**
    * Stops gracefully: stops accepting connections, ends every open stream (clients reconnect
@@ -107,11 +128,11 @@ function pathOf(target: string | undefined): string {
 }
 
 /** The URL to reach a listening address: wildcard addresses are reached through loopback. */
-function urlOf(address: AddressInfo): URL {
+function urlOf(address: AddressInfo, secure: boolean): URL {
   let host = address.address
   if (host === '0.0.0.0') host = '127.0.0.1'
   else if (host === '::') host = '::1'
-  return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${address.port}/`)
+  return new URL(`${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}/`)
 }
 
 /**
@@ -129,7 +150,14 @@ function urlOf(address: AddressInfo): URL {
  * const url = await listen()
  * await hub.publish('sse', 'hello')
  */
-export function createHubServer(options: HubServerOptions = {}): HubServer {
+export function createHubServer(options: SecureHubServerOptions): HubServer<Http2SecureServer>
+export function createHubServer(options?: HubServerOptions): HubServer<Server>
+export function createHubServer(
+  options: HubServerOptions & { tls?: HubTlsOptions | undefined },
+): HubServer<Server | Http2SecureServer>
+export function createHubServer(
+  options: HubServerOptions & { tls?: HubTlsOptions | undefined } = {},
+): HubServer<Server | Http2SecureServer> {
   const host = parseHost(options.host ?? DEFAULT_HOST, 'host')
   const port = options.port ?? DEFAULT_PORT
   if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
@@ -141,6 +169,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     (options.corsOrigins ?? []).map((origin) => parseOrigin(origin, 'corsOrigins')),
   )
   const demo = options.demo ?? true
+  const security = createSecurity(options)
   if (options.broker !== undefined) {
     for (const name of ['historyLimit', 'historyTtlMs'] as const) {
       if (options[name] !== undefined) {
@@ -164,6 +193,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     broker,
     closeBroker: options.broker === undefined,
     maxDataLength: maxBodyBytes,
+    ...security.hubOptions,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     ...(options.maxQueueBytes === undefined ? {} : { maxQueueBytes: options.maxQueueBytes }),
@@ -178,13 +208,17 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     }
   }
 
-  const events = createSseHandler(hub, { onError })
+  // HTTP/1.1 and HTTP/2 (compatibility API) alike: limits, token, grants, then the stream.
+  // While the broker is down a new stream cannot replay: refused with 503 before it starts.
+  const events = guardBroker(hub, createEventsRoute({ hub, security, onError }))
   const health = createHealthRoute(hub)
   const publish = createPublishRoute({
     hub,
     maxBodyBytes,
     maxBatchEvents,
     allowsOrigin: (origin) => cors.allows(origin) !== false,
+    trustsOrigin: (origin) => cors.allows(origin) === 'exact',
+    security,
     onError,
   })
   const routes = new Map<string, Readonly<Record<string, Handler>>>([
@@ -235,7 +269,16 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     else sendError(res, 500, 'SSE_ERR_SERVER_INTERNAL', 'internal error')
   }
 
-  const server = createServer(handle)
+  let server: Server | Http2SecureServer
+  let connections: ConnectionControl
+  if (options.tls === undefined) {
+    // Slowloris: headers and whole requests must arrive in time; event streams outlive both.
+    const plain = createServer(security.serverOptions, handle)
+    server = plain
+    connections = httpConnections(plain)
+  } else {
+    ;({ server, connections } = createSecureHubServer(options.tls, handle))
+  }
   // `Expect: 100-continue`: refuse a body that is declared too large before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length'])
@@ -252,7 +295,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
         server.once('error', reject)
         server.listen(port, host, () => {
           server.off('error', reject)
-          resolve(urlOf(server.address() as AddressInfo))
+          resolve(urlOf(server.address() as AddressInfo, options.tls !== undefined))
         })
       })
     },
@@ -265,9 +308,9 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
         // Ending the sessions ends their responses; keep-alive sockets are closed as soon as they
         // fall idle, and whatever is still open after the grace period is destroyed.
         await hub.close()
-        server.closeIdleConnections()
-        const idle = setInterval(() => server.closeIdleConnections(), 25)
-        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+        connections.closeIdle()
+        const idle = setInterval(() => connections.closeIdle(), 25)
+        const grace = setTimeout(() => connections.closeAll(), CLOSE_GRACE_MS)
         await closed
         clearInterval(idle)
         clearTimeout(grace)

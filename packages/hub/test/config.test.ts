@@ -9,6 +9,15 @@ import {
   DEFAULT_RETRY_MS,
 } from '@ssehub/core'
 import { createHubServer, HubError, resolveServeConfig } from 'ssehub'
+import { REDIS_OPTIONS } from '../src/redis-options.js'
+import { SECURITY_OPTIONS } from '../src/security-options.js'
+
+/** The security options' defaults: \`security-config.test.ts\` checks each of them. */
+const SECURITY_DEFAULTS = Object.fromEntries(
+  SECURITY_OPTIONS.map((option) => [option.key, option.defaultValue]),
+)
+/** The Redis options' defaults: \`redis-options.test.ts\` checks each of them. */
+const REDIS_DEFAULTS = Object.fromEntries(REDIS_OPTIONS.map((option) => [option.key, option.defaultValue]))
 
 function rejects(args: string[], env: Record<string, string>, code: string, pattern: RegExp): void {
   assert.throws(
@@ -37,6 +46,10 @@ test('uses the documented defaults when nothing is given', () => {
     maxQueueEvents: DEFAULT_MAX_QUEUE_EVENTS,
     corsOrigins: [],
     demo: true,
+    tlsCert: false,
+    tlsKey: false,
+    ...SECURITY_DEFAULTS,
+    ...REDIS_DEFAULTS,
   })
 })
 
@@ -67,6 +80,10 @@ test('takes flags over SSEHUB_ environment variables over defaults', () => {
     maxQueueEvents: 10,
     corsOrigins: ['https://a.example', 'http://localhost:3000'],
     demo: false,
+    tlsCert: false,
+    tlsKey: false,
+    ...SECURITY_DEFAULTS,
+    ...REDIS_DEFAULTS,
   })
   const flags = resolveServeConfig(
     [

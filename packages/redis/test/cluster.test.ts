@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { isSseError } from '@ssehub/core'
-import { runBrokerConformance, waitFor, withTimeout } from '@ssehub/testkit'
+import {
+  RedisClusterFixture,
+  type RedisServer,
+  redisSkip,
+  runBrokerConformance,
+  waitFor,
+  withTimeout,
+} from '@ssehub/testkit'
 import { RedisBroker } from '../src/index.js'
-import { RedisClusterFixture, type RedisServer, redisSkip } from './redis-server.js'
 
 const skip = redisSkip('cluster')
 

@@ -1,7 +1,13 @@
 import { after, describe } from 'node:test'
-import { runBrokerConformance } from '@ssehub/testkit'
+import {
+  deleteKeys,
+  REDIS_SERVER,
+  REDIS_URL,
+  RedisServer,
+  redisSkip,
+  runBrokerConformance,
+} from '@ssehub/testkit'
 import { RedisBroker } from '../src/index.js'
-import { deleteKeys, REDIS_SERVER, REDIS_URL, RedisServer, redisSkip } from './redis-server.js'
 
 const skip = redisSkip('redis')
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { type BrokerEvent, type BrokerGap, createHub, type Hub, isSseError, RESET_EVENT } from '@ssehub/core'
-import { MemorySink, sleep, waitFor, withTimeout } from '@ssehub/testkit'
+import { MemorySink, RedisServer, redisSkip, sleep, TcpProxy, waitFor, withTimeout } from '@ssehub/testkit'
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js'
-import { RedisServer, redisSkip, TcpProxy } from './redis-server.js'
 
 /** Short bounds so that every fault resolves in well under a second or two. */
 const TIMEOUT_MS = 500

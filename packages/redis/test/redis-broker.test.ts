@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type BrokerEvent, createHub, isSseError } from '@ssehub/core'
-import { freePort, MemorySink, waitFor, withTimeout } from '@ssehub/testkit'
+import {
+  deleteKeys,
+  freePort,
+  MemorySink,
+  REDIS_SERVER,
+  REDIS_URL,
+  RedisServer,
+  redisCommand,
+  redisSkip,
+  waitFor,
+  withTimeout,
+} from '@ssehub/testkit'
 import { createClient } from 'redis'
 import { type ConnectionRole, RedisBroker, type RedisBrokerOptions } from '../src/index.js'
-import { deleteKeys, REDIS_SERVER, REDIS_URL, RedisServer, redisCommand, redisSkip } from './redis-server.js'
 
 describe('RedisBroker options', () => {
   it('rejects invalid options with SSE_ERR_OPTION_INVALID before connecting', () => {

@@ -8,6 +8,8 @@ export interface PublishRequest {
   event?: unknown
   id?: unknown
   retry?: unknown
+  /** Deliver only to subscribers whose token grants the channel. */
+  private?: boolean
 }
 
 /** What a publish body holds: one event (an object) or a batch (an array). */
@@ -29,15 +31,15 @@ export class PublishBodyError extends Error {
   }
 }
 
-const FIELDS = new Set(['channel', 'data', 'event', 'type', 'id', 'retry'])
+const FIELDS = new Set(['channel', 'data', 'event', 'type', 'id', 'retry', 'private'])
 
 /**
- * Reads a JSON publish body: an object `{ channel?, data, event?, type?, id?, retry? }` or a
+ * Reads a JSON publish body: an object `{ channel?, data, event?, type?, id?, retry?, private? }` or a
  * non-empty array of them. `type` is Flask-SSE's name for `event`; `null` in an optional field
  * means "absent" (what Python's `None` serialises to).
  * @throws PublishBodyError wrapping `SSEHUB_ERR_BODY_INVALID`, `SSEHUB_ERR_BATCH_EMPTY`,
  *   `SSEHUB_ERR_BATCH_TOO_LARGE`, `SSEHUB_ERR_FIELD_UNKNOWN`, `SSEHUB_ERR_FIELD_CONFLICT`,
- *   `SSE_ERR_DATA_INVALID` (no `data`).
+ *   `SSEHUB_ERR_FIELD_INVALID` (`private` not a boolean), `SSE_ERR_DATA_INVALID` (no `data`).
  */
 export function parseJsonPublish(text: string, maxBatchEvents: number): PublishBody {
   let value: unknown
@@ -86,7 +88,7 @@ function fromJson(value: unknown, index: number | undefined): PublishRequest {
       if (!FIELDS.has(name)) {
         throw new HubError(
           'SSEHUB_ERR_FIELD_UNKNOWN',
-          `unknown field ${JSON.stringify(name)}; publish takes channel, data, event (or type), id and retry`,
+          `unknown field ${JSON.stringify(name)}; publish takes channel, data, event (or type), id, retry and private`,
           { field: name },
         )
       }
@@ -99,6 +101,9 @@ function fromJson(value: unknown, index: number | undefined): PublishRequest {
     if (!Object.hasOwn(fields, 'data')) {
       throw new SseError('SSE_ERR_DATA_INVALID', 'data is required', { field: 'data' })
     }
+    if (present('private') && typeof fields.private !== 'boolean') {
+      throw new HubError('SSEHUB_ERR_FIELD_INVALID', 'private must be true or false', { field: 'private' })
+    }
   } catch (error) {
     throw new PublishBodyError(error as HubError | SseError, index)
   }
@@ -110,6 +115,7 @@ function fromJson(value: unknown, index: number | undefined): PublishRequest {
   else if (present('type')) request.event = fields.type
   if (present('id')) request.id = fields.id
   if (present('retry')) request.retry = fields.retry
+  if (fields.private === true) request.private = true
   return request
 }
 
@@ -127,7 +133,7 @@ export function parseFormPublish(text: string): PublishBody {
       if (!FIELDS.has(name)) {
         throw new HubError(
           'SSEHUB_ERR_FIELD_UNKNOWN',
-          `unknown field ${JSON.stringify(name)}; publish takes channel, data, event (or type), id and retry`,
+          `unknown field ${JSON.stringify(name)}; publish takes channel, data, event (or type), id, retry and private`,
           { field: name },
         )
       }
@@ -162,6 +168,14 @@ export function parseFormPublish(text: string): PublishBody {
         })
       }
       request.retry = Number(retry)
+    }
+    const flag = given('private')?.toLowerCase()
+    if (flag !== undefined) {
+      // An HTML checkbox sends "on"; false-like values are accepted so a form can always send it.
+      if (!['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'].includes(flag)) {
+        throw new HubError('SSEHUB_ERR_FIELD_INVALID', 'private must be true or false', { field: 'private' })
+      }
+      if (['true', '1', 'on', 'yes'].includes(flag)) request.private = true
     }
     return { batch: false, requests: [request] }
   } catch (error) {

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Hub, isSseError, type PublishOptions } from '@ssehub/core'
+import { type Hub, isSseError, type PublishOptions, SseError } from '@ssehub/core'
+import type { Principal } from '../auth/authenticator.js'
 import { BodyAbortedError, readBody } from '../body.js'
 import { HubError, isHubError } from '../errors.js'
+import { RetryLaterError, refusalHeaders } from '../refusal.js'
 import { sendError, sendErrorAndClose, sendJson } from '../respond.js'
+import type { Security } from '../security.js'
 import { type PublishBody, PublishBodyError, parseFormPublish, parseJsonPublish } from './publish-body.js'
 import { statusOf } from './status.js'
 
@@ -25,6 +28,13 @@ export interface PublishRouteOptions {
    * header that is not the hub's own origin.
    */
   readonly allowsOrigin: (origin: string) => boolean
+  /**
+   * Whether a cookie-authenticated publish from this origin is trusted (CSRF): the origin is
+   * listed exactly, not merely allowed through `*`. Same-origin pages are always trusted.
+   */
+  readonly trustsOrigin: (origin: string) => boolean
+  /** Authentication, grants, the publish rate and the body and data bounds. */
+  readonly security: Security
   readonly onError: (error: unknown) => void
 }
 
@@ -49,6 +59,28 @@ function isSameOrigin(origin: string, host: string | undefined): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+/** The origin a browser request names: `Origin`, else the origin of `Referer`. `null` names none. */
+function claimedOrigin(req: IncomingMessage): string | undefined {
+  const origin = req.headers.origin
+  if (origin !== undefined) return origin === 'null' ? undefined : origin
+  const referer = req.headers.referer
+  if (referer === undefined) return undefined
+  try {
+    const parsed = new URL(referer).origin
+    return parsed === 'null' ? undefined : parsed
+  } catch {
+    return undefined
+  }
+}
+
+function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost')
+  } catch {
+    return new URL('http://localhost/')
+  }
+}
+
 /**
  * Creates the `POST /publish` handler: it checks the origin and content type, reads the body
  * within its size bound, validates every event with `hub.prepare` before publishing any, then
@@ -57,7 +89,36 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export function createPublishRoute(
   options: PublishRouteOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { hub, maxBodyBytes, maxBatchEvents } = options
+  const { hub, maxBodyBytes, maxBatchEvents, security } = options
+  const { authenticator } = security
+  /** The key a publisher's rate is counted under: its token subject, else its address. */
+  const rateKey = (req: IncomingMessage, principal: Principal | undefined): string =>
+    principal?.subject === undefined ? `ip:${security.addressOf(req)}` : `sub:${principal.subject}`
+
+  /**
+   * Who publishes: the token (required unless `--auth off`), the CSRF rule for a token that came
+   * in a cookie (a browser sends cookies with a cross-site form; only an allowed Origin or
+   * Referer vouches for the page), and one unit of the publish rate.
+   */
+  const admit = async (req: IncomingMessage): Promise<Principal | undefined> => {
+    const principal = await authenticator.authenticate(req, requestUrl(req))
+    authenticator.require(principal, 'publish')
+    if (principal?.source === 'cookie') {
+      const origin = claimedOrigin(req)
+      if (origin === undefined || !(isSameOrigin(origin, req.headers.host) || options.trustsOrigin(origin))) {
+        throw new HubError(
+          'SSEHUB_ERR_ORIGIN_FORBIDDEN',
+          'a publish authenticated by cookie needs an Origin or Referer allowed with --cors-origin',
+        )
+      }
+    }
+    const wait = security.publishRate?.take(rateKey(req, principal), 1) ?? 0
+    if (wait > 0) {
+      throw new RetryLaterError('SSEHUB_ERR_RATE_LIMITED', 'too many events; slow down', wait)
+    }
+    return principal
+  }
+
   return async (req, res) => {
     // A cross-site form or fetch must not publish: CORS only hides the answer, it does not stop
     // a "simple" POST (form-encoded) from being sent. Non-browser clients send no Origin.
@@ -84,9 +145,19 @@ export function createPublishRoute(
       )
       return
     }
+    let principal: Principal | undefined
+    try {
+      principal = await admit(req)
+    } catch (error) {
+      if (!isHubError(error)) throw error
+      sendErrorAndClose(req, res, statusOf(error), error.code, error.message, {
+        headers: refusalHeaders(error),
+      })
+      return
+    }
     let body: PublishBody
     try {
-      const bytes = await readBody(req, maxBodyBytes)
+      const bytes = await readBody(req, maxBodyBytes, security.bodyTimeoutMs)
       let text: string
       try {
         text = utf8.decode(bytes)
@@ -102,8 +173,8 @@ export function createPublishRoute(
       body = kind === 'json' ? parseJsonPublish(text, maxBatchEvents) : parseFormPublish(text)
     } catch (error) {
       if (error instanceof BodyAbortedError) return
-      if (isHubError(error, 'SSEHUB_ERR_BODY_TOO_LARGE')) {
-        sendErrorAndClose(req, res, 413, error.code, error.message)
+      if (isHubError(error, 'SSEHUB_ERR_BODY_TOO_LARGE') || isHubError(error, 'SSEHUB_ERR_BODY_TIMEOUT')) {
+        sendErrorAndClose(req, res, statusOf(error), error.code, error.message)
         return
       }
       if (error instanceof PublishBodyError) {
@@ -113,10 +184,15 @@ export function createPublishRoute(
       }
       throw error
     }
-    await publish(body, res)
+    await publish(body, req, res, principal)
   }
 
-  async function publish(body: PublishBody, res: ServerResponse): Promise<void> {
+  async function publish(
+    body: PublishBody,
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal | undefined,
+  ): Promise<void> {
     const index = (i: number): number | undefined => (body.batch ? i : undefined)
     // Validate everything first: a batch is published entirely or (barring a broker failure or
     // an id already in history) not at all.
@@ -128,8 +204,32 @@ export function createPublishRoute(
         if (request.event !== undefined) options.event = request.event as string
         if (request.id !== undefined) options.id = request.id as string
         if (request.retry !== undefined) options.retry = request.retry as number
+        if (request.private === true) {
+          if (!authenticator.keyed) {
+            throw new HubError(
+              'SSEHUB_ERR_PRIVATE_UNAVAILABLE',
+              'private events need a token key: nobody could read them',
+              {
+                field: 'private',
+              },
+            )
+          }
+          options.private = true
+        }
         const channel = request.channel as string
         const message = hub.prepare(channel, request.data, options)
+        if (!authenticator.mayPublish(principal, channel)) {
+          throw new HubError(
+            'SSEHUB_ERR_CHANNEL_FORBIDDEN',
+            `the token does not grant publishing to ${JSON.stringify(channel)}`,
+            { field: 'channel' },
+          )
+        }
+        if (Buffer.byteLength(message.data, 'utf8') > security.maxDataBytes) {
+          throw new SseError('SSE_ERR_DATA_TOO_LARGE', `data is larger than ${security.maxDataBytes} bytes`, {
+            field: 'data',
+          })
+        }
         if (message.id !== undefined) {
           if (ids.has(message.id)) {
             sendError(
@@ -148,15 +248,29 @@ export function createPublishRoute(
         }
         prepared.push({ channel, data: message.data, options })
       } catch (error) {
-        if (!isSseError(error)) throw error
+        if (!isSseError(error) && !isHubError(error)) throw error
         const status = statusOf(error)
         sendError(res, status, error.code, error.message, {
           field: error.field,
           index: index(i),
-          ...(status === 503 ? { headers: { 'retry-after': '1' } } : {}),
+          headers: { ...refusalHeaders(error), ...(status === 503 ? { 'retry-after': '1' } : {}) },
         })
         return
       }
+    }
+    // The request paid one unit of the rate; an array pays for the rest of its events.
+    const wait = security.publishRate?.take(rateKey(req, principal), prepared.length - 1) ?? 0
+    if (wait > 0) {
+      sendError(
+        res,
+        429,
+        'SSEHUB_ERR_RATE_LIMITED',
+        `${prepared.length} events exceed the publish rate now`,
+        {
+          headers: { 'retry-after': String(wait) },
+        },
+      )
+      return
     }
     const results: PublishResult[] = []
     for (const [i, event] of prepared.entries()) {

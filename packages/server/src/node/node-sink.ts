@@ -49,6 +49,12 @@ class NodeResponseSink implements NodeSink {
   readonly #controller = new AbortController()
   #opened = false
   #closed = false
+  /**
+   * Set when a write reported backpressure, cleared on 'drain'. Tracked here rather than read from
+   * `res.writableNeedDrain`, which HTTP/2 compatibility responses do not have (a drain wait would
+   * then resolve at once, in a loop).
+   */
+  #needDrain = false
   /** The promise of the backpressure episode in progress, shared by every waiter. */
   #drain: Promise<void> | undefined
   #resolveDrain: (() => void) | undefined
@@ -105,11 +111,13 @@ class NodeResponseSink implements NodeSink {
       return true
     }
     if (!this.#opened) this.open()
-    return res.write(chunk)
+    const ok = res.write(chunk)
+    if (!ok) this.#needDrain = true
+    return ok
   }
 
   waitForDrain(): Promise<void> {
-    if (this.#closed || !this.#res.writableNeedDrain) return Promise.resolve()
+    if (this.#closed || !this.#needDrain) return Promise.resolve()
     if (this.#drain === undefined) {
       this.#drain = new Promise((resolve) => {
         this.#resolveDrain = resolve
@@ -134,6 +142,7 @@ class NodeResponseSink implements NodeSink {
   }
 
   readonly #onDrain = (): void => {
+    this.#needDrain = false
     const resolve = this.#resolveDrain
     this.#drain = undefined
     this.#resolveDrain = undefined

@@ -70,6 +70,8 @@ export function serveSse(
   const session = hub.connect(sink, {
     channels: options.channels,
     lastEventId: options.lastEventId ?? lastEventIdOf(req),
+    canRead: options.canRead,
+    expiresAt: options.expiresAt,
     onClose: (reason) => {
       // A client that fell a whole queue behind is not reading: ending the response politely would
       // keep its socket, and the output stuck in it, for as long as the client holds it open (no

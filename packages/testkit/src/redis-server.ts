@@ -5,17 +5,36 @@
  * the keys of the prefixes a test created).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { freePort, sleep, withTimeout } from '@ssehub/testkit'
-import { createClient } from 'redis'
+import { delimiter, join } from 'node:path'
+import type { RedisClientOptions } from 'redis'
+import { sleep, withTimeout } from './deadline.js'
+import { freePort } from './ports.js'
 
+/** Looks a binary up on PATH without spawning anything (this module is loaded by every test file). */
 function which(binary: string): string | undefined {
-  const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' })
-  const path = found.stdout.trim()
-  return found.status === 0 && path !== '' ? path : undefined
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue
+    const path = join(dir, binary)
+    try {
+      accessSync(path, constants.X_OK)
+      if (statSync(path).isFile()) return path
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+/**
+ * node-redis, loaded on first use: only tests that talk to Redis pay for it, and packages whose
+ * tests never do need not install it (`redis` is an optional peer dependency of the test kit).
+ */
+async function createClient(options: RedisClientOptions) {
+  const { createClient: create } = await import('redis')
+  return create(options)
 }
 
 /** The `redis-server` binary on PATH, if any. */
@@ -54,14 +73,22 @@ export function redisSkip(need: 'cluster' | 'binary' | 'redis'): string | false 
 }
 
 const spawned = new Set<ChildProcess>()
-// A backstop for crashes: never leave a redis-server behind.
-process.on('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL')
-})
+let backstop = false
+/** A backstop for crashes: never leave a redis-server behind. Registered with the first spawn. */
+function track(child: ChildProcess): void {
+  if (!backstop) {
+    backstop = true
+    process.on('exit', () => {
+      for (const running of spawned) running.kill('SIGKILL')
+    })
+  }
+  spawned.add(child)
+  child.once('exit', () => spawned.delete(child))
+}
 
 /** Sends one command on a short-lived connection (no reconnects) and returns the reply. */
 export async function redisCommand(url: string, args: readonly string[]): Promise<unknown> {
-  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } })
+  const client = await createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } })
   client.on('error', () => {})
   try {
     await withTimeout(client.connect(), 3000, `connect ${url}`)
@@ -150,8 +177,7 @@ export class RedisServer {
       ],
       { stdio: 'ignore' },
     )
-    spawned.add(child)
-    child.once('exit', () => spawned.delete(child))
+    track(child)
     this.#child = child
     const deadline = Date.now() + 5000
     while (!(await pings(this.port))) {
@@ -208,7 +234,7 @@ export class RedisServer {
 
 /** Deletes every key starting with `base` (one prefix's data) on one Redis: data loss for that prefix only. */
 export async function deleteKeys(url: string, base: string): Promise<void> {
-  const client = createClient({ url, socket: { reconnectStrategy: false } })
+  const client = await createClient({ url, socket: { reconnectStrategy: false } })
   client.on('error', () => {})
   await withTimeout(client.connect(), 3000, 'connect')
   try {

@@ -1,0 +1,43 @@
+/**
+ * Shared heartbeat timers for the per-request streams of the Fetch, HTTP/2 and Express adapters:
+ * one interval per distinct period (in practice one), started with the first stream and cleared
+ * with the last, never one timer per connection. Unlike `../node/heartbeat.ts` it runs on every
+ * runtime: `unref` is called only where timers have it (Node, Bun), not on Deno or workers.
+ * @internal
+ */
+
+/** Something that sends a heartbeat when the shared timer ticks. */
+export interface Beating {
+  beat(): void
+}
+
+interface Group {
+  readonly members: Set<Beating>
+  readonly timer: ReturnType<typeof setInterval>
+}
+
+const groups = new Map<number, Group>()
+
+/** Starts calling `member.beat()` every `ms`. */
+export function addHeartbeat(ms: number, member: Beating): void {
+  let group = groups.get(ms)
+  if (group === undefined) {
+    const members = new Set<Beating>()
+    const timer = setInterval(() => {
+      for (const beating of members) beating.beat()
+    }, ms)
+    // Heartbeats alone never keep a process alive (where the runtime has the notion).
+    ;(timer as { unref?: () => void }).unref?.()
+    group = { members, timer }
+    groups.set(ms, group)
+  }
+  group.members.add(member)
+}
+
+/** Stops the heartbeats of `member`; clears the timer when it was the last one. */
+export function removeHeartbeat(ms: number, member: Beating): void {
+  const group = groups.get(ms)
+  if (group === undefined || !group.members.delete(member) || group.members.size > 0) return
+  clearInterval(group.timer)
+  groups.delete(ms)
+}

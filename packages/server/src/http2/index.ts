@@ -1,0 +1,8 @@
+export type { StreamContext, StreamEventsOptions, StreamSource } from '../fetch/event-pump.js'
+export { STREAM_ERROR_EVENT } from '../fetch/stream-error-event.js'
+export { type StreamEvent, type StreamEventInit, sseEvent } from '../node/sse-event.js'
+export { createSseHandler, type Http2SseHandler, type Http2SseHandlerOptions } from './create-sse-handler.js'
+export { createHttp2Sink, type Http2Sink, type Http2SinkOptions } from './http2-sink.js'
+export { lastEventIdOf } from './last-event-id-of.js'
+export { type ServeSseOptions, serveSse } from './serve-sse.js'
+export { activeStreamCount, streamEvents } from './stream-events.js'
