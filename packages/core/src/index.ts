@@ -32,4 +32,5 @@ export { MemoryBroker, type MemoryBrokerOptions, MemoryBus } from './memory-brok
 export { isPattern, matches, type SelectorLimits, validateChannel, validateSelectors } from './selector.js'
 export { type CloseReason, Session } from './session.js'
 export type { Sink } from './sink.js'
+export { SubscriptionIndex } from './subscription-index.js'
 export * from './wire/index.js'

@@ -12,6 +12,7 @@ import { DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_TTL_M
 import { SseError } from './errors.js'
 import { formatHubId, newEpoch, parseHubId } from './ids.js'
 import { isPattern, matches } from './selector.js'
+import { SubscriptionIndex } from './subscription-index.js'
 
 /** Options of {@link MemoryBroker} and {@link MemoryBus}. */
 export interface MemoryBrokerOptions {
@@ -363,14 +364,6 @@ function firstAfter(history: ChannelHistory, after: number): number {
   return low
 }
 
-interface LocalSubscription {
-  readonly selectors: readonly string[]
-  readonly listener: EventListener
-  /** The event last delivered, so an event matching two selectors is delivered once. */
-  last: BrokerEvent | undefined
-  active: boolean
-}
-
 /**
  * The embedded broker: history and fan-out in this process's memory. The default of
  * `createHub()`. Several brokers sharing a {@link MemoryBus} behave as several nodes of one
@@ -382,20 +375,12 @@ interface LocalSubscription {
 export class MemoryBroker implements Broker {
   readonly carriesPrivate = true
   readonly #bus: MemoryBus
-  /** Subscriptions by exact channel, and pattern subscriptions scanned per event. */
-  readonly #exact = new Map<string, Set<LocalSubscription>>()
-  readonly #patterns = new Map<string, Set<LocalSubscription>>()
+  readonly #subscriptions: SubscriptionIndex
   #closed = false
-  readonly #onListenerError: (error: unknown) => void
 
   constructor(options: MemoryBrokerOptions & { onListenerError?: (error: unknown) => void } = {}) {
     this.#bus = options.bus ?? new MemoryBus(options)
-    this.#onListenerError =
-      options.onListenerError ??
-      ((error) =>
-        queueMicrotask(() => {
-          throw error
-        }))
+    this.#subscriptions = new SubscriptionIndex(options.onListenerError)
     this.#bus.attach(this)
   }
 
@@ -411,28 +396,7 @@ export class MemoryBroker implements Broker {
 
   subscribe(selectors: readonly string[], listener: EventListener): Subscription {
     if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED', 'the broker is closed')
-    const sub: LocalSubscription = { selectors: [...selectors], listener, last: undefined, active: true }
-    for (const selector of sub.selectors) {
-      const index = isPattern(selector) ? this.#patterns : this.#exact
-      let set = index.get(selector)
-      if (set === undefined) {
-        set = new Set()
-        index.set(selector, set)
-      }
-      set.add(sub)
-    }
-    return {
-      unsubscribe: () => {
-        if (!sub.active) return
-        sub.active = false
-        for (const selector of sub.selectors) {
-          const index = isPattern(selector) ? this.#patterns : this.#exact
-          const set = index.get(selector)
-          set?.delete(sub)
-          if (set?.size === 0) index.delete(selector)
-        }
-      },
-    }
+    return this.#subscriptions.add(selectors, listener)
   }
 
   async replay(
@@ -450,36 +414,18 @@ export class MemoryBroker implements Broker {
 
   /** Local subscriptions, for leak checks. */
   get subscriptionCount(): number {
-    const all = new Set<LocalSubscription>()
-    for (const set of this.#exact.values()) for (const sub of set) all.add(sub)
-    for (const set of this.#patterns.values()) for (const sub of set) all.add(sub)
-    return all.size
+    return this.#subscriptions.size
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#bus.detach(this)
-    this.#exact.clear()
-    this.#patterns.clear()
+    this.#subscriptions.clear()
   }
 
   /** @internal Called by the bus for every appended event, in log order. */
   deliver(event: BrokerEvent): void {
-    const exact = this.#exact.get(event.channel)
-    if (exact !== undefined) for (const sub of exact) this.#call(sub, event)
-    for (const [pattern, subs] of this.#patterns) {
-      if (matches(pattern, event.channel)) for (const sub of subs) this.#call(sub, event)
-    }
-  }
-
-  #call(sub: LocalSubscription, event: BrokerEvent): void {
-    if (!sub.active || sub.last === event) return
-    sub.last = event
-    try {
-      sub.listener(event)
-    } catch (error) {
-      this.#onListenerError(error)
-    }
+    this.#subscriptions.deliver(event)
   }
 }

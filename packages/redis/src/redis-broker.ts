@@ -15,11 +15,10 @@ import {
   DEFAULT_HISTORY_TTL_MS,
   DEFAULT_REPLAY_LIMIT,
   formatHubId,
-  isPattern,
-  matches,
   newEpoch,
   parseHubId,
   SseError,
+  SubscriptionIndex,
 } from '@ssehub/core'
 import {
   ErrorReply,
@@ -152,15 +151,6 @@ export interface RedisBrokerOptions {
    * @defaultValue connection errors are dropped; listener errors are rethrown asynchronously
    */
   onError?: (error: unknown) => void
-}
-
-interface LocalSubscription {
-  readonly selectors: readonly string[]
-  readonly listener: EventListener
-  readonly onGap: GapListener | undefined
-  /** The event last delivered, so an event matching two selectors is delivered once. */
-  last: BrokerEvent | undefined
-  active: boolean
 }
 
 /** One entry of the live feed, as read. */
@@ -343,8 +333,7 @@ export class RedisBroker implements Broker {
   readonly #commands: Link
   readonly #reader: Link
   readonly #closing = new AbortController()
-  readonly #exact = new Map<string, Set<LocalSubscription>>()
-  readonly #patterns = new Map<string, Set<LocalSubscription>>()
+  readonly #subscriptions = new SubscriptionIndex((error) => this.#listenerError(error))
   #closed = false
   /** The reader's position in the live feed: undefined until first read from Redis. */
   #epoch: string | undefined
@@ -438,35 +427,8 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(selectors: readonly string[], listener: EventListener, onGap?: GapListener): Subscription {
-    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED')
-    const sub: LocalSubscription = {
-      selectors: [...selectors],
-      listener,
-      onGap,
-      last: undefined,
-      active: true,
-    }
-    for (const selector of sub.selectors) {
-      const index = isPattern(selector) ? this.#patterns : this.#exact
-      let set = index.get(selector)
-      if (set === undefined) {
-        set = new Set()
-        index.set(selector, set)
-      }
-      set.add(sub)
-    }
-    return {
-      unsubscribe: () => {
-        if (!sub.active) return
-        sub.active = false
-        for (const selector of sub.selectors) {
-          const index = isPattern(selector) ? this.#patterns : this.#exact
-          const set = index.get(selector)
-          set?.delete(sub)
-          if (set?.size === 0) index.delete(selector)
-        }
-      },
-    }
+    if (this.#closed) throw new SseError('SSE_ERR_BROKER_CLOSED', 'the broker is closed')
+    return this.#subscriptions.add(selectors, listener, onGap)
   }
 
   async replay(
@@ -498,10 +460,7 @@ export class RedisBroker implements Broker {
 
   /** Local subscriptions, for leak checks. */
   get subscriptionCount(): number {
-    const all = new Set<LocalSubscription>()
-    for (const set of this.#exact.values()) for (const sub of set) all.add(sub)
-    for (const set of this.#patterns.values()) for (const sub of set) all.add(sub)
-    return all.size
+    return this.#subscriptions.size
   }
 
   /** The key prefix's keys all start with this (prefix plus hash tag), e.g. `ssehub:{ssehub}:`. */
@@ -517,8 +476,7 @@ export class RedisBroker implements Broker {
     if (this.#closed) return
     this.#closed = true
     this.#closing.abort()
-    this.#exact.clear()
-    this.#patterns.clear()
+    this.#subscriptions.clear()
     await Promise.all([this.#reader.close(0), this.#commands.close(this.#timeoutMs)])
     await this.#loop
   }
@@ -711,7 +669,7 @@ export class RedisBroker implements Broker {
    */
   async #recover(upTo: number): Promise<void> {
     const epoch = this.#epoch as string
-    const selectors = [...this.#exact.keys(), ...this.#patterns.keys()]
+    const selectors = this.#subscriptions.selectors()
     if (selectors.length > 0) {
       const result = await this.#replay(
         formatHubId(epoch, this.#lastSeq),
@@ -730,35 +688,11 @@ export class RedisBroker implements Broker {
   }
 
   #deliver(event: BrokerEvent): void {
-    const exact = this.#exact.get(event.channel)
-    if (exact !== undefined) for (const sub of exact) this.#call(sub, event)
-    for (const [pattern, subs] of this.#patterns) {
-      if (matches(pattern, event.channel)) for (const sub of subs) this.#call(sub, event)
-    }
-  }
-
-  #call(sub: LocalSubscription, event: BrokerEvent): void {
-    if (!sub.active || sub.last === event) return
-    sub.last = event
-    try {
-      sub.listener(event)
-    } catch (error) {
-      this.#listenerError(error)
-    }
+    this.#subscriptions.deliver(event)
   }
 
   #gap(gap: BrokerGap): void {
-    const all = new Set<LocalSubscription>()
-    for (const set of this.#exact.values()) for (const sub of set) all.add(sub)
-    for (const set of this.#patterns.values()) for (const sub of set) all.add(sub)
-    for (const sub of all) {
-      if (!sub.active || sub.onGap === undefined) continue
-      try {
-        sub.onGap(gap)
-      } catch (error) {
-        this.#listenerError(error)
-      }
-    }
+    this.#subscriptions.gap(gap)
   }
 
   #listenerError(error: unknown): void {

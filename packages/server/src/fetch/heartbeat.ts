@@ -1,8 +1,8 @@
 /**
- * Shared heartbeat timers for the per-request streams of the Fetch, HTTP/2 and Express adapters:
- * one interval per distinct period (in practice one), started with the first stream and cleared
- * with the last, never one timer per connection. Unlike `../node/heartbeat.ts` it runs on every
- * runtime: `unref` is called only where timers have it (Node, Bun), not on Deno or workers.
+ * Shared heartbeat timers for the per-request streams of every adapter (node, Fetch, HTTP/2,
+ * Express): one interval per distinct period (in practice one), started with the first stream and
+ * cleared with the last, never one timer per connection. Runtime-neutral: `unref` is called only
+ * where timers have it (Node, Bun), not on Deno or workers.
  * @internal
  */
 
@@ -40,4 +40,9 @@ export function removeHeartbeat(ms: number, member: Beating): void {
   if (group === undefined || !group.members.delete(member) || group.members.size > 0) return
   clearInterval(group.timer)
   groups.delete(ms)
+}
+
+/** How many heartbeat timers run (for tests: never more than one per distinct period). */
+export function heartbeatTimerCount(): number {
+  return groups.size
 }

@@ -1,47 +1,6 @@
 /**
- * Shared heartbeat timers for {@link streamEvents}: one interval per distinct period (in
- * practice one, as every stream of an application uses the same `heartbeatMs`), started with
- * the first stream and cleared with the last, never one timer per connection.
+ * The node adapter's streams share the runtime-neutral heartbeat timers of the other adapters:
+ * one timer per period for the whole process, whichever adapters serve the streams.
  * @internal
  */
-
-/** Something that sends a heartbeat when the shared timer ticks. */
-export interface Beating {
-  beat(): void
-}
-
-interface Group {
-  readonly members: Set<Beating>
-  readonly timer: ReturnType<typeof setInterval>
-}
-
-const groups = new Map<number, Group>()
-
-/** Starts calling `member.beat()` every `ms`. */
-export function addHeartbeat(ms: number, member: Beating): void {
-  let group = groups.get(ms)
-  if (group === undefined) {
-    const members = new Set<Beating>()
-    const timer = setInterval(() => {
-      for (const beating of members) beating.beat()
-    }, ms)
-    // Heartbeats alone never keep a process alive.
-    timer.unref()
-    group = { members, timer }
-    groups.set(ms, group)
-  }
-  group.members.add(member)
-}
-
-/** Stops the heartbeats of `member`; clears the timer when it was the last one. */
-export function removeHeartbeat(ms: number, member: Beating): void {
-  const group = groups.get(ms)
-  if (group === undefined || !group.members.delete(member) || group.members.size > 0) return
-  clearInterval(group.timer)
-  groups.delete(ms)
-}
-
-/** How many heartbeat timers run (for tests: never more than one per distinct period). */
-export function heartbeatTimerCount(): number {
-  return groups.size
-}
+export { addHeartbeat, type Beating, heartbeatTimerCount, removeHeartbeat } from '../fetch/heartbeat.js'
