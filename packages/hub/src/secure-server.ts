@@ -4,7 +4,9 @@ import {
   type Http2SecureServer,
   type Http2ServerResponse,
   type Http2Session,
+  type ServerHttp2Stream,
 } from 'node:http2'
+import { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { HubError } from './errors.js'
 
@@ -22,6 +24,9 @@ export interface HubTlsOptions {
 }
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void
+
+/** Without a configured headers timeout: how long a TLS connection may sit with no request. */
+const DEFAULT_TLS_IDLE_MS = 60_000
 
 /** Concurrent streams (requests, event streams) one HTTP/2 connection may hold, as nginx's 128 or Go's 250. */
 const HTTP2_MAX_CONCURRENT_STREAMS = 128
@@ -81,12 +86,16 @@ export function httpConnections(server: Server): ConnectionControl {
 export function createSecureHubServer(
   tls: HubTlsOptions,
   handle: Handle,
+  limits: { headersTimeout?: number | undefined } = {},
 ): { server: Http2SecureServer; connections: ConnectionControl } {
+  const idleTimeoutMs = limits.headersTimeout ?? DEFAULT_TLS_IDLE_MS
   let server: Http2SecureServer
   try {
     server = createSecureServer({
       cert: tls.cert,
       key: tls.key,
+      // Slowloris, step 1: a TLS handshake must finish within the headers timeout.
+      handshakeTimeout: idleTimeoutMs,
       allowHTTP1: true,
       // Events are small and latency-bound: no Nagle delay on the shared connection.
       noDelay: true,
@@ -103,14 +112,59 @@ export function createSecureHubServer(
   /** HTTP/1.1 sockets and how many of their requests are in flight. */
   const http1 = new Map<TLSSocket, number>()
   const sessions = new Set<Http2Session>()
+  /** Open streams per HTTP/2 session. */
+  const streams = new Map<Http2Session, number>()
+  /**
+   * Slowloris, step 2. `http2.createSecureServer` does not run Node's HTTP/1.1 `headersTimeout`
+   * checks on its fallback connections, so the hub does the equivalent itself: a connection with
+   * no request in flight (an HTTP/1.1 socket whose headers have not all arrived, an HTTP/2
+   * session with no open stream) for longer than the headers timeout is closed. One shared
+   * sweep, not a timer per connection. Open event streams are requests in flight: never cut.
+   */
+  const idleSince = new Map<TLSSocket | Http2Session, number>()
+  const sweep = setInterval(
+    () => {
+      const cutoff = Date.now() - idleTimeoutMs
+      for (const [connection, since] of idleSince) {
+        if (since > cutoff) continue
+        idleSince.delete(connection)
+        if (connection instanceof Socket) connection.destroy()
+        else if (!connection.closed) connection.close()
+      }
+    },
+    Math.max(50, Math.floor(idleTimeoutMs / 4)),
+  )
+  sweep.unref()
+  server.once('close', () => clearInterval(sweep))
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') return
     http1.set(socket, 0)
-    socket.once('close', () => http1.delete(socket))
+    idleSince.set(socket, Date.now())
+    socket.once('close', () => {
+      http1.delete(socket)
+      idleSince.delete(socket)
+    })
   })
   server.on('session', (session: Http2Session) => {
     sessions.add(session)
-    session.once('close', () => sessions.delete(session))
+    streams.set(session, 0)
+    idleSince.set(session, Date.now())
+    session.once('close', () => {
+      sessions.delete(session)
+      streams.delete(session)
+      idleSince.delete(session)
+    })
+  })
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    const session = stream.session
+    if (session === undefined) return
+    streams.set(session, (streams.get(session) ?? 0) + 1)
+    idleSince.delete(session)
+    stream.once('close', () => {
+      const open = (streams.get(session) ?? 1) - 1
+      streams.set(session, open)
+      if (open === 0 && !session.closed) idleSince.set(session, Date.now())
+    })
   })
   const prepare = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.httpVersionMajor >= 2) {
@@ -119,8 +173,12 @@ export function createSecureHubServer(
     }
     const socket = req.socket as TLSSocket
     http1.set(socket, (http1.get(socket) ?? 0) + 1)
+    idleSince.delete(socket)
     res.once('close', () => {
-      if (http1.has(socket)) http1.set(socket, (http1.get(socket) ?? 1) - 1)
+      if (!http1.has(socket)) return
+      const inFlight = (http1.get(socket) ?? 1) - 1
+      http1.set(socket, inFlight)
+      if (inFlight === 0) idleSince.set(socket, Date.now())
     })
   }
   // First in line for both events: the hub's own `checkContinue` listener then sees adapted objects too.

@@ -277,7 +277,9 @@ export function createHubServer(
     server = plain
     connections = httpConnections(plain)
   } else {
-    ;({ server, connections } = createSecureHubServer(options.tls, handle))
+    ;({ server, connections } = createSecureHubServer(options.tls, handle, {
+      headersTimeout: security.serverOptions.headersTimeout,
+    }))
   }
   // `Expect: 100-continue`: refuse a body that is declared too large before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

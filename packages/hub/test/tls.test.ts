@@ -12,6 +12,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { createParser, type ParsedEvent } from '@ssehub/core/wire'
 import { waitFor, withTimeout } from '@ssehub/testkit'
@@ -274,6 +275,53 @@ describe('the hub over HTTPS', () => {
     assert.equal(hubServer.server.listening, false)
     session.destroy()
     idle.destroy()
+  })
+
+  test('cuts connections that send no complete request within the headers timeout, yet keeps streams open', async (t) => {
+    const hubServer = createHubServer({
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatMs: 200,
+      tls,
+      headersTimeoutMs: 600,
+    })
+    const url = await withTimeout(hubServer.listen(), 5000, 'listen')
+    t.after(() => withTimeout(hubServer.close(), 8000, 'close'))
+    // A stream over HTTP/2 that outlives the timeout several times over.
+    const session = await h2(url)
+    t.after(() => session.destroy())
+    const live = h2Events(session, '/events?channel=slow')
+    await waitFor(() => hubServer.hub.subscriberCount('slow') === 1, 3000, 'subscribed')
+    // Half-sent HTTP/1.1 headers over TLS, and an HTTP/2 connection that never opens a stream.
+    const slow = tlsConnect({
+      host: '127.0.0.1',
+      port: Number(url.port),
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    })
+    slow.on('error', () => {})
+    t.after(() => slow.destroy())
+    await withTimeout(once(slow, 'secureConnect'), 2000, 'TLS handshake')
+    slow.write(`GET /events?channel=x HTTP/1.1\r\nHost: ${url.host}\r\nX-Slow: `)
+    const idle = await h2(url)
+    t.after(() => idle.destroy())
+    const started = Date.now()
+    await withTimeout(once(slow, 'close'), 4000, 'half-sent headers cut')
+    await withTimeout(once(idle, 'close'), 4000, 'idle HTTP/2 connection closed')
+    assert.ok(Date.now() - started < 3000, `cut after ${Date.now() - started} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    const publish = await h2Request(
+      session,
+      { ':method': 'POST', ':path': '/publish', 'content-type': 'application/json' },
+      JSON.stringify({ channel: 'slow', data: 'still here' }),
+    )
+    assert.equal(publish.status, 200)
+    await waitFor(
+      () => live.events.some((event) => event.data === 'still here'),
+      3000,
+      'event on the long stream',
+    )
+    assert.equal(session.closed, false)
   })
 
   test('rejects a certificate and key that cannot be used, naming the option', () => {
