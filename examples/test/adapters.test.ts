@@ -3,9 +3,8 @@
  * the docs say they do: hub channels from the query (or the route), a per-request countdown.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect, type Http2SecureServer, type Http2Server, type Http2Session } from 'node:http2'
 import type { AddressInfo } from 'node:net'
@@ -15,7 +14,7 @@ import { afterEach, describe, it } from 'node:test'
 import { getRequestListener } from '@hono/node-server'
 import { createHub, type Hub } from '@ssehub/core'
 import { createParser, type ParsedEvent } from '@ssehub/core/wire'
-import { openSse, waitFor, withTimeout } from '@ssehub/testkit'
+import { openSse, waitFor, withTimeout, writeSelfSignedCertificate } from '@ssehub/testkit'
 import { createApp as createExpressApp } from '../adapters/express.js'
 import { createApp as createFastifyApp } from '../adapters/fastify.js'
 import { createFetchHandler } from '../adapters/fetch.js'
@@ -123,25 +122,7 @@ describe('the adapter examples', () => {
   it('node:http2 serves hub channels over h2c and over TLS', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssehub-example-'))
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-    execFileSync(
-      'openssl',
-      [
-        ...[
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-        ],
-        ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'],
-      ],
-      { stdio: 'ignore', timeout: 10_000 },
-    )
-    const tls = { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
+    const tls = writeSelfSignedCertificate(dir)
     for (const [scheme, certificate] of [
       ['http', undefined],
       ['https', tls],

@@ -5,13 +5,19 @@
  * Chromium is missing, failing instead under SSEHUB_REQUIRE_BROWSER=1 (@ssehub/testkit).
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import type { Http2Session } from 'node:http2'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { browserSkipReason, CHROMIUM_ARGS, chromiumPath, waitFor, withTimeout } from '@ssehub/testkit'
+import {
+  browserSkipReason,
+  CHROMIUM_ARGS,
+  chromiumPath,
+  waitFor,
+  withTimeout,
+  writeSelfSignedCertificate,
+} from '@ssehub/testkit'
 import type { Browser, Page } from 'playwright-core'
 import { createHubServer } from 'ssehub'
 
@@ -24,26 +30,7 @@ describe('many event streams from one page', { skip: browserSkipReason() }, () =
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ssehub-h2-browser-'))
-    execFileSync(
-      'openssl',
-      [
-        ...[
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-        ],
-        ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'],
-        ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-      ],
-      { stdio: 'ignore', timeout: 10_000 },
-    )
-    tls = { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
+    tls = writeSelfSignedCertificate(dir)
     const { chromium } = await import('playwright-core')
     // The certificate is self-signed: this browser trusts any, as a developer's would trust mkcert's.
     browser = await chromium.launch({

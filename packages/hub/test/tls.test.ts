@@ -3,9 +3,9 @@
  * `createHubServer({ tls })`). The certificate is made for the test with the openssl CLI.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
 import { type ClientHttp2Session, connect, constants } from 'node:http2'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { createParser, type ParsedEvent } from '@ssehub/core/wire'
-import { waitFor, withTimeout } from '@ssehub/testkit'
+import { waitFor, withTimeout, writeSelfSignedCertificate } from '@ssehub/testkit'
 import { createHubServer, resolveServeConfig } from 'ssehub'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -24,26 +24,7 @@ let tls: { cert: Buffer; key: Buffer }
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ssehub-hub-tls-'))
-  execFileSync(
-    'openssl',
-    [
-      ...[
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-      ],
-      ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'],
-      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  )
-  tls = { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
+  tls = writeSelfSignedCertificate(dir)
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
 

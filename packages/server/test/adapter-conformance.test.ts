@@ -1,11 +1,5 @@
-/**
- * The adapter conformance suite of @ssehub/testkit, run unchanged against every adapter: node:http,
- * Express 4 and 5, Fastify (HTTP/1.1 and h2c), Fetch and Hono (served by @hono/node-server, as Hono
- * runs on Node), and node:http2 over h2c (the core API) and TLS (the compatibility API).
- */
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import {
   createServer as createH2cServer,
@@ -26,7 +20,7 @@ import * as fetchAdapter from '@ssehub/server/fetch'
 import * as honoAdapter from '@ssehub/server/hono'
 import * as http2Adapter from '@ssehub/server/http2'
 import * as nodeAdapter from '@ssehub/server/node'
-import { runAdapterConformance, withTimeout } from '@ssehub/testkit'
+import { runAdapterConformance, withTimeout, writeSelfSignedCertificate } from '@ssehub/testkit'
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Hono } from 'hono'
@@ -79,26 +73,7 @@ function selfSigned(): { key: Buffer; cert: Buffer } {
   if (certificate !== undefined) return certificate
   const dir = mkdtempSync(join(tmpdir(), 'ssehub-tls-'))
   after(() => rmSync(dir, { recursive: true, force: true }))
-  execFileSync(
-    'openssl',
-    [
-      ...[
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-      ],
-      ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'],
-      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  )
-  certificate = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  certificate = writeSelfSignedCertificate(dir)
   return certificate
 }
 

@@ -4,9 +4,8 @@
  * `HEAD`, errors, and many event streams on one connection.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import {
   type ClientHttp2Session,
   connect,
@@ -25,32 +24,13 @@ import { after, afterEach, before, describe, it } from 'node:test'
 import { createHub, type Hub } from '@ssehub/core'
 import { createParser, type ParsedEvent } from '@ssehub/core/wire'
 import { createSseHandler, lastEventIdOf, serveSse } from '@ssehub/server/http2'
-import { waitFor, withTimeout } from '@ssehub/testkit'
+import { waitFor, withTimeout, writeSelfSignedCertificate } from '@ssehub/testkit'
 
 let dir = ''
 let tls: { key: Buffer; cert: Buffer }
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ssehub-h2-'))
-  execFileSync(
-    'openssl',
-    [
-      ...[
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-      ],
-      ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'],
-      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  )
-  tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  tls = writeSelfSignedCertificate(dir)
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -17,3 +17,4 @@ export {
   TcpProxy,
 } from './redis-server.js'
 export { openSse, type SseStream } from './sse-reader.js'
+export { writeSelfSignedCertificate } from './tls.js'
