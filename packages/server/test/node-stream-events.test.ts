@@ -13,7 +13,7 @@ import {
   streamEvents,
 } from '@ssehub/server/node'
 import { sleep, waitFor, withTimeout } from '@ssehub/testkit'
-import { heartbeatTimerCount } from '../src/node/heartbeat.js'
+import { heartbeatTimerCount } from '../src/fetch/heartbeat.js'
 import { type RawSse, rawSse, startServer, type TestServer } from './node-fixtures.js'
 
 const cleanups: (() => unknown)[] = []

@@ -1,12 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  type ConnectOptions,
-  DEFAULT_CHANNEL,
-  type Hub,
-  isSseError,
-  type Session,
-  SseError,
-} from '@ssehub/core'
+import { type ConnectOptions, type Hub, isSseError, type Session, SseError } from '@ssehub/core'
 import { sseHeaders } from '@ssehub/core/wire'
 import { errorAnswer } from '../fetch/error-answer.js'
 import {
@@ -16,6 +9,7 @@ import {
   type StreamEventsOptions,
   type StreamSource,
 } from '../fetch/event-pump.js'
+import { defaultChannels } from '../node/create-sse-handler.js'
 import { lastEventIdOf, requestUrl } from '../node/last-event-id-of.js'
 import { validateHeaders } from '../node/node-sink.js'
 import { ExpressSink } from './express-sink.js'
@@ -222,9 +216,4 @@ export function createSseHandler(hub: Hub, options: SseHandlerOptions = {}): Sse
         .end(answer.body)
     }
   }
-}
-
-function defaultChannels(url: URL): string[] {
-  const channels = url.searchParams.getAll('channel')
-  return channels.length === 0 ? [DEFAULT_CHANNEL] : channels
 }

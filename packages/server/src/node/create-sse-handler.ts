@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { DEFAULT_CHANNEL, type Hub, isSseError, SseError, type SseErrorCode } from '@ssehub/core'
+import { DEFAULT_CHANNEL, type Hub, SseError } from '@ssehub/core'
 import { sseHeaders } from '@ssehub/core/wire'
+import { errorAnswer } from '../fetch/error-answer.js'
 import { lastEventIdOf, requestUrl } from './last-event-id-of.js'
 import { validateHeaders } from './node-sink.js'
 import { serveSse } from './serve-sse.js'
@@ -32,13 +33,6 @@ export interface SseHandlerOptions {
    */
   onError?: (error: unknown) => void
 }
-
-/** Codes that say "try again later" rather than "your request is wrong". */
-const UNAVAILABLE: ReadonlySet<SseErrorCode> = new Set([
-  'SSE_ERR_HUB_CLOSED',
-  'SSE_ERR_BROKER_CLOSED',
-  'SSE_ERR_BROKER_UNAVAILABLE',
-])
 
 /**
  * Creates a request handler that streams hub channels: for `http.createServer(handler)`, or as a
@@ -92,7 +86,8 @@ export function createSseHandler(
   }
 }
 
-function defaultChannels(url: URL): string[] {
+/** The channels named by `?channel=` parameters, or the default channel. @internal */
+export function defaultChannels(url: URL): string[] {
   const channels = url.searchParams.getAll('channel')
   return channels.length === 0 ? [DEFAULT_CHANNEL] : channels
 }
@@ -103,32 +98,12 @@ function answerError(
   error: unknown,
   onError: ((error: unknown) => void) | undefined,
 ): void {
-  let status = 500
-  let body: { code: string; message: string; field?: string }
-  if (isSseError(error)) {
-    status = UNAVAILABLE.has(error.code) ? 503 : 400
-    body = { code: error.code, message: error.message }
-    if (error.field !== undefined) body.field = error.field
-  } else {
-    body = { code: 'SSE_ERR_SERVER_INTERNAL', message: 'internal error' }
-    try {
-      onError?.(error)
-    } catch {
-      // a failing error reporter must not take the server down
-    }
-  }
+  const answer = errorAnswer(error, onError)
   if (res.headersSent) {
     res.destroy()
     return
   }
-  const text = JSON.stringify({ error: body })
   res
-    .writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(text)),
-      'cache-control': 'no-store',
-      // Unavailable is temporary: say when to come back (clients add their own jitter).
-      ...(status === 503 ? { 'retry-after': '5' } : {}),
-    })
-    .end(text)
+    .writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) })
+    .end(answer.body)
 }
