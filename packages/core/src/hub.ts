@@ -17,7 +17,7 @@ import { SseError } from './errors.js'
 import { isHubIdForm } from './ids.js'
 import { MemoryBroker } from './memory-broker.js'
 import { isPattern, matches, validateChannel, validateSelectors } from './selector.js'
-import { type CloseReason, Session, type SessionHost } from './session.js'
+import { type CloseReason, Session, type SessionHost, type SessionInfo } from './session.js'
 import type { Sink } from './sink.js'
 import { encodeComment, encodeControl, encodeEvent } from './wire/encode.js'
 
@@ -53,6 +53,27 @@ export interface HubOptions {
    * @defaultValue 1000
    */
   expirySweepMs?: number
+  /** Hooks for metrics and logs (see {@link HubObserver}). @defaultValue none */
+  observer?: HubObserver
+}
+
+/**
+ * Hooks for metrics, logs and presence. Each is called synchronously on the hot path: keep it
+ * cheap (count, don't format), and never throw (a throwing observer breaks delivery).
+ */
+export interface HubObserver {
+  /** A session opened (its replay has not run yet). */
+  connected?(session: Session): void
+  /** A session ended; `reason` `'overflow'` is a queue overflow. */
+  closed?(session: Session, reason: CloseReason): void
+  /** An event published through {@link Hub.publish} on this hub was stored by the broker. */
+  published?(event: BrokerEvent): void
+  /** One live event was routed to `sessions` sessions on this hub (through one channel or pattern). */
+  delivered?(event: BrokerEvent, sessions: number): void
+  /** A session's replay completed with `events` events sent (0 when it was reset instead). */
+  replayed?(session: Session, events: number): void
+  /** A session was sent an in-band reset event (`reason`: `'trimmed'`, `'epoch'`, `'limit'`, ...). */
+  reset?(session: Session, reason: string): void
 }
 
 /** Per-event options of {@link Hub.publish}, as in Flask-SSE's `publish(data, type, id, retry)`. */
@@ -79,7 +100,7 @@ export interface ConnectOptions {
   /** The id to resume after (the `Last-Event-ID` header, or a `lastEventId` query parameter). */
   lastEventId?: string | undefined
   /** Called once when the session ends. */
-  onClose?: (reason: CloseReason) => void
+  onClose?: ((reason: CloseReason) => void) | undefined
   /**
    * Decides, per event, whether this session may receive it: on live delivery, on replay and for
    * events held while the replay runs. A refused event is skipped without a trace: the session's
@@ -97,6 +118,8 @@ export interface ConnectOptions {
    * @defaultValue never
    */
   expiresAt?: number | undefined
+  /** Who is connected, for presence and logs: kept on {@link Session.info}. @defaultValue `{}` */
+  info?: SessionInfo | undefined
 }
 
 /** Counters for health checks, tests and metrics. */
@@ -112,6 +135,12 @@ export interface HubStats {
 interface Route {
   readonly sessions: Set<Session>
   readonly subscription: Subscription
+  /**
+   * The frozen one-element list `[selector]`, the `selectors` of every session of this route that
+   * has no other: one array per route rather than per session (issue 7: idle sessions are counted
+   * in bytes).
+   */
+  readonly only: readonly string[]
 }
 
 const encoder = new TextEncoder()
@@ -143,10 +172,16 @@ export class Hub {
   readonly #maxDataLength: number
   readonly #sessions = new Set<Session>()
   readonly #routes = new Map<string, Route>()
+  /**
+   * The routes whose selector is a pattern, also in `#routes`: counting a channel's subscribers
+   * scans these, not every route (issue 7, S3: scanning 10,000 channel routes per publish took
+   * 40% of the hub's CPU in a profile of `POST /publish`).
+   */
+  readonly #patternRoutes = new Map<string, Route>()
   /** Each event is encoded once, then the same bytes go to every session (and every replay). */
   readonly #encoded = new WeakMap<BrokerEvent, Uint8Array>()
   readonly #host: SessionHost
-  readonly #onClose = new WeakMap<Session, (reason: CloseReason) => void>()
+  readonly #observer: HubObserver | undefined
   readonly #expirySweepMs: number
   /** Sessions with an expiry, bucketed by `ceil(expiresAt / expirySweepMs)`. */
   readonly #expiring = new Map<number, Set<Session>>()
@@ -187,11 +222,15 @@ export class Hub {
       'maxQueueEvents',
       options.maxQueueEvents ?? DEFAULT_MAX_QUEUE_EVENTS,
     )
+    const observer = options.observer
+    this.#observer = observer
     this.#host = {
       maxQueueBytes,
       maxQueueEvents,
       bytesOf: (event) => this.#bytesOf(event),
       detach: (session, reason) => this.#detach(session, reason),
+      ...(observer?.replayed === undefined ? {} : { replayed: observer.replayed.bind(observer) }),
+      ...(observer?.reset === undefined ? {} : { reset: observer.reset.bind(observer) }),
     }
   }
 
@@ -213,6 +252,7 @@ export class Hub {
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<string> {
     const message = this.prepare(channel, data, options)
     const event = await this.broker.publish(channel, message)
+    this.#observer?.published?.(event)
     return event.id
   }
 
@@ -312,15 +352,24 @@ export class Hub {
     if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
       throw new SseError('SSE_ERR_OPTION_INVALID', `expiresAt must be a finite number, got ${expiresAt}`)
     }
-    const session = new Session(this.#nextSessionId++, selectors, sink, this.#host, options.canRead)
-    if (options.onClose !== undefined) this.#onClose.set(session, options.onClose)
+    const single = selectors.length === 1 ? (selectors[0] as string) : undefined
+    const session = new Session(
+      this.#nextSessionId++,
+      single === undefined ? selectors : (this.#routes.get(single)?.only ?? Object.freeze(selectors)),
+      sink,
+      this.#host,
+      options.canRead,
+      options.info ?? {},
+      options.onClose,
+    )
     this.#sessions.add(session)
     if (expiresAt !== undefined) this.#expireAt(session, expiresAt)
     // Register live first, then read history: nothing published in between can be missed, and
     // the session skips what it already sent by log position.
-    for (const selector of selectors) this.#route(selector).sessions.add(session)
+    for (const selector of selectors) this.#route(selector, session.selectors).sessions.add(session)
     this.#startHeartbeat()
     if (this.#retryChunk !== undefined) session.writeRaw(this.#retryChunk)
+    this.#observer?.connected?.(session)
     this.broker.replay(lastEventId, selectors, this.#replayLimit).then(
       (result) => session.completeReplay(result, lastEventId),
       () => session.fail('broker-error'),
@@ -332,12 +381,34 @@ export class Hub {
   subscriberCount(channel: string): number {
     const exact = this.#routes.get(channel)?.sessions
     let patterns: Set<Session> | undefined
-    for (const [selector, route] of this.#routes) {
-      if (!isPattern(selector) || !matches(selector, channel)) continue
+    for (const [selector, route] of this.#patternRoutes) {
+      if (!matches(selector, channel)) continue
       patterns ??= new Set(exact)
       for (const session of route.sessions) patterns.add(session)
     }
     return patterns?.size ?? exact?.size ?? 0
+  }
+
+  /** Sessions on this hub whose channels or patterns match `channel` (for presence). */
+  sessionsOn(channel: string): Session[] {
+    const found = new Set(this.#routes.get(channel)?.sessions)
+    for (const [selector, route] of this.#patternRoutes) {
+      if (!matches(selector, channel)) continue
+      for (const session of route.sessions) found.add(session)
+    }
+    return [...found]
+  }
+
+  /** Every channel and pattern with at least one session on this hub, with its session count. */
+  selectors(): Array<{ selector: string; sessions: number }> {
+    const list: Array<{ selector: string; sessions: number }> = []
+    for (const [selector, route] of this.#routes) list.push({ selector, sessions: route.sessions.size })
+    return list
+  }
+
+  /** The open sessions on this hub. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values()
   }
 
   /** Counters for health checks and leak tests. */
@@ -359,7 +430,8 @@ export class Hub {
     if (this.#closeBroker) await this.broker.close()
   }
 
-  #route(selector: string): Route {
+  /** The route of `selector`, created with its broker subscription if there is none. */
+  #route(selector: string, selectors: readonly string[]): Route {
     let route = this.#routes.get(selector)
     if (route === undefined) {
       const sessions = new Set<Session>()
@@ -369,13 +441,16 @@ export class Hub {
         (event) => {
           const bytes = this.#bytesOf(event)
           for (const session of sessions) session.deliver(event, bytes)
+          this.#observer?.delivered?.(event, sessions.size)
         },
         (gap) => {
           for (const session of sessions) session.gap(gap)
         },
       )
-      route = { sessions, subscription }
+      const only = selectors.length === 1 ? selectors : Object.freeze([selector])
+      route = { sessions, subscription, only }
       this.#routes.set(selector, route)
+      if (isPattern(selector)) this.#patternRoutes.set(selector, route)
     }
     return route
   }
@@ -405,6 +480,7 @@ export class Hub {
       if (route.sessions.size === 0) {
         route.subscription.unsubscribe()
         this.#routes.delete(selector)
+        this.#patternRoutes.delete(selector)
       }
     }
     if (this.#sessions.size === 0) this.#stopHeartbeat()
@@ -416,11 +492,8 @@ export class Hub {
       if (sessions?.size === 0) this.#expiring.delete(bucket)
       if (this.#expiring.size === 0) this.#stopSweep()
     }
-    const onClose = this.#onClose.get(session)
-    if (onClose !== undefined) {
-      this.#onClose.delete(session)
-      onClose(reason)
-    }
+    session.notifyClosed(reason)
+    this.#observer?.closed?.(session, reason)
   }
 
   /**

@@ -23,6 +23,7 @@ export {
   type ConnectOptions,
   createHub,
   Hub,
+  type HubObserver,
   type HubOptions,
   type HubStats,
   type PublishOptions,
@@ -30,7 +31,7 @@ export {
 export { formatHubId, isHubIdForm, newEpoch, parseHubId } from './ids.js'
 export { MemoryBroker, type MemoryBrokerOptions, MemoryBus } from './memory-broker.js'
 export { isPattern, matches, type SelectorLimits, validateChannel, validateSelectors } from './selector.js'
-export { type CloseReason, Session } from './session.js'
-export type { Sink } from './sink.js'
+export { type CloseReason, Session, type SessionCloseOptions, type SessionInfo } from './session.js'
+export type { Sink, SinkWatcher } from './sink.js'
 export { SubscriptionIndex } from './subscription-index.js'
 export * from './wire/index.js'

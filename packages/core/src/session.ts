@@ -1,5 +1,6 @@
 import type { BrokerEvent, BrokerGap, ReplayResult } from './broker.js'
 import { RESET_EVENT } from './defaults.js'
+import { SseError } from './errors.js'
 import { formatHubId } from './ids.js'
 import type { Sink } from './sink.js'
 import { encodeControl, encodeEvent } from './wire/encode.js'
@@ -18,6 +19,26 @@ export type CloseReason =
   | 'broker-error'
   /** The session passed its `expiresAt` (the token that authorised it expired). */
   | 'expired'
+  /** The server is draining before it stops: the client reconnects elsewhere and resumes. */
+  | 'drain'
+  /** The stream reached its maximum lifetime: the client reconnects (perhaps elsewhere) and resumes. */
+  | 'lifetime'
+
+/** Options of {@link Session.close}. */
+export interface SessionCloseOptions {
+  /**
+   * Why the session ends, as {@link Session.closeReason} and the observer's `closed` hook report it.
+   * @defaultValue 'closed'
+   */
+  reason?: 'closed' | 'drain' | 'lifetime'
+  /**
+   * A last `retry:` hint (in milliseconds) written just before the stream ends: when the client
+   * should reconnect. Left out when the client is not reading (its queue holds chunks already):
+   * the stream ends all the same.
+   * @defaultValue none
+   */
+  retryMs?: number
+}
 
 /** The engine services a session needs; implemented by the hub. */
 export interface SessionHost {
@@ -25,6 +46,18 @@ export interface SessionHost {
   readonly maxQueueEvents: number
   bytesOf(event: BrokerEvent): Uint8Array
   detach(session: Session, reason: CloseReason): void
+  /** Told when a replay completes, with the number of events it sent. */
+  replayed?(session: Session, events: number): void
+  /** Told when the session is sent an in-band reset. */
+  reset?(session: Session, reason: string): void
+}
+
+/** Who a session belongs to, for presence and logs (set by the adapter through `Hub.connect`). */
+export interface SessionInfo {
+  /** The token subject (`sub`) that authorised the stream, when auth is on. */
+  readonly subject?: string
+  /** The client address (after trusted proxies). */
+  readonly address?: string
 }
 
 const encoder = new TextEncoder()
@@ -48,6 +81,44 @@ function cursorId(epoch: string, seq: number): string {
 }
 
 /**
+ * The origin of {@link Session.connectedAt}: a session keeps its start relative to it, a small
+ * integer for the first 24 days of the process rather than a boxed number (16 bytes per session).
+ */
+const TIME_ORIGIN = Date.now()
+
+/**
+ * Milliseconds since {@link TIME_ORIGIN}, as an int32 while it fits (`| 0`: arithmetic on
+ * `Date.now()` yields a heap number even when it is a small integer, and a field that once held
+ * one boxes every later value).
+ */
+function sinceOrigin(): number {
+  const ms = Date.now() - TIME_ORIGIN
+  return ms < 2 ** 31 ? ms | 0 : ms
+}
+
+/** The hidden event moved the position past the last id the client was sent. */
+const HIDDEN_SINCE_SENT = 1
+/** The replay has not completed yet: live events wait in {@link ReplayBuffer}. */
+const REPLAYING = 2
+/** The sink reported backpressure: chunks wait in the queue until it drains. */
+const WAITING = 4
+
+/** What arrives while the replay runs, applied once it is done (created only when something does). */
+interface ReplayBuffer {
+  /** Live events, delivered after the replay. */
+  events: BrokerEvent[]
+  bytes: number
+  /** A gap reported during the replay. */
+  gap: BrokerGap | undefined
+  /** The last hidden event (not held: only its position counts). */
+  hidden: BrokerEvent | undefined
+}
+
+function replayBuffer(): ReplayBuffer {
+  return { events: [], bytes: 0, gap: undefined, hidden: undefined }
+}
+
+/**
  * One connected client. Created by {@link Hub.connect}; the application only reads it or closes it.
  *
  * Delivery is a plain method call per event (no closure, no promise): the event's bytes are
@@ -60,28 +131,29 @@ export class Session {
   readonly id: number
   /** The channels and patterns this session listens to. */
   readonly selectors: readonly string[]
+  /** Who connected (given to `Hub.connect`). */
+  readonly info: SessionInfo
+  /** When the session opened, in milliseconds after {@link TIME_ORIGIN} (a small integer, not a boxed number). */
+  readonly #openedAt = sinceOrigin()
+  // Issue 7: an idle session is counted in bytes (tens of thousands per process), so its state is
+  // packed: flags in one number, and the replay buffer and the queue exist only while in use
+  // (docs/decisions.md, "Hot path (issue 7)").
   readonly #sink: Sink
   readonly #host: SessionHost
   readonly #canRead: ((event: BrokerEvent) => boolean) | undefined
-  /** A hidden event moved `#lastSeq` past the last id the client was sent. */
-  #hiddenSinceSent = false
-  /** The last hidden event that arrived while the replay ran (not held: only its position counts). */
-  #hiddenWhileReplaying: BrokerEvent | undefined
-  #replaying = true
+  /** {@link HIDDEN_SINCE_SENT}, {@link REPLAYING}, {@link WAITING}. */
+  #flags = REPLAYING
   #closed: CloseReason | undefined
   /** The epoch and log position of the last event sent (or covered by a replay). */
   #epoch = ''
   #lastSeq = 0
-  /** Live events that arrived during the replay, delivered once it is done. */
-  #pending: BrokerEvent[] = []
-  #pendingBytes = 0
-  /** A gap reported during the replay, applied once it is done. */
-  #pendingGap: BrokerGap | undefined
-  /** Chunks waiting for the sink to drain. */
-  #queue: Uint8Array[] = []
+  /** While replaying, what arrived meanwhile (undefined until something does). */
+  #replay: ReplayBuffer | undefined
+  /** Chunks waiting for the sink to drain (undefined when none). */
+  #queue: Uint8Array[] | undefined
   #queueBytes = 0
-  #waiting = false
-  readonly #onAbort = (): void => this.#end('disconnect')
+  /** Told once when the session ends (`ConnectOptions.onClose`). */
+  #onClose: ((reason: CloseReason) => void) | undefined
 
   /** @internal */
   constructor(
@@ -90,14 +162,43 @@ export class Session {
     sink: Sink,
     host: SessionHost,
     canRead?: ((event: BrokerEvent) => boolean) | undefined,
+    info: SessionInfo = {},
+    onClose?: ((reason: CloseReason) => void) | undefined,
   ) {
     this.id = id
     this.selectors = selectors
+    this.info = info
     this.#sink = sink
     this.#host = host
     this.#canRead = canRead
-    if (sink.signal.aborted) queueMicrotask(this.#onAbort)
-    else sink.signal.addEventListener('abort', this.#onAbort, { once: true })
+    this.#onClose = onClose
+    if (sink.watch !== undefined) {
+      // No AbortController, signal and listener per connection (issue 7: idle connections are
+      // counted in bytes): the sink calls `sinkAborted` itself.
+      sink.watch(this)
+      return
+    }
+    if (sink.signal.aborted) {
+      queueMicrotask(() => this.#end('disconnect'))
+      return
+    }
+    // The session itself is the listener (its `handleEvent`): no closure per connection.
+    sink.signal.addEventListener('abort', this, { once: true })
+  }
+
+  /** When the session opened (milliseconds since the Unix epoch). */
+  get connectedAt(): number {
+    return TIME_ORIGIN + this.#openedAt
+  }
+
+  /** @internal The sink's signal aborted (sinks without {@link Sink.watch}). */
+  handleEvent(): void {
+    this.#end('disconnect')
+  }
+
+  /** @internal The sink's peer went away (see {@link Sink.watch}). */
+  sinkAborted(): void {
+    this.#end('disconnect')
   }
 
   /** Undefined while open; afterwards, why the session ended. */
@@ -107,12 +208,35 @@ export class Session {
 
   /** Chunks (events or comments) waiting for the client to read. */
   get queuedEvents(): number {
-    return this.#queue.length + this.#pending.length
+    return (this.#queue?.length ?? 0) + (this.#replay?.events.length ?? 0)
   }
 
-  /** Ends the session and its response. Idempotent. */
-  close(): void {
-    this.#end('closed')
+  /** @internal Calls the `onClose` given to `Hub.connect`, once (the hub, when it detaches the session). */
+  notifyClosed(reason: CloseReason): void {
+    const onClose = this.#onClose
+    this.#onClose = undefined
+    onClose?.(reason)
+  }
+
+  /**
+   * Ends the session and its response, optionally with a last `retry:` hint. Idempotent.
+   * @throws SseError `SSE_ERR_WIRE_INVALID_RETRY` for a `retryMs` that is not a non-negative integer.
+   * @example
+   * session.close({ reason: 'drain', retryMs: 1500 }) // the client reconnects in about 1.5 s
+   */
+  close(options: SessionCloseOptions = {}): void {
+    if (this.#closed !== undefined) return
+    const { retryMs } = options
+    if (retryMs !== undefined) {
+      if (!Number.isSafeInteger(retryMs) || retryMs < 0) {
+        throw new SseError('SSE_ERR_WIRE_INVALID_RETRY', 'retryMs must be a non-negative integer', {
+          field: 'retryMs',
+        })
+      }
+      // Behind unread chunks (a slow client) it would only be dropped with them by #end.
+      if ((this.#flags & WAITING) === 0) this.#send(encoder.encode(encodeControl({ retry: retryMs })))
+    }
+    this.#end(options.reason ?? 'closed')
   }
 
   /** @internal Writes bytes that are not events (retry hint, heartbeats). */
@@ -129,8 +253,8 @@ export class Session {
    */
   heartbeat(chunk: Uint8Array): void {
     if (this.#closed !== undefined) return
-    if (this.#hiddenSinceSent && !this.#replaying) {
-      this.#hiddenSinceSent = false
+    if ((this.#flags & (HIDDEN_SINCE_SENT | REPLAYING)) === HIDDEN_SINCE_SENT) {
+      this.#flags &= ~HIDDEN_SINCE_SENT
       this.#send(encoder.encode(encodeControl({ id: cursorId(this.#epoch, this.#lastSeq) })))
     }
     this.#send(chunk)
@@ -143,46 +267,48 @@ export class Session {
     const cursor = this.#canRead === undefined ? result.cursor : cursorId(result.epoch, result.head)
     if (!result.complete) {
       this.#send(encodeReset(result.reason, lastEventId ?? '', cursor))
+      this.#host.reset?.(this, result.reason)
     } else {
       for (const event of result.events) this.#sendEvent(event)
+      this.#host.replayed?.(this, result.events.length)
       // Tell the client where it stands even if nothing was sent (a quiet channel), so that
       // its next reconnect resumes from here rather than from nothing. Past hidden events too:
       // resuming from before them would replay (and filter) them again, and could reset the
       // client when history trims them.
-      const behind = lastEventId === undefined || result.head > this.#lastSeq || this.#hiddenSinceSent
+      const behind =
+        lastEventId === undefined || result.head > this.#lastSeq || (this.#flags & HIDDEN_SINCE_SENT) !== 0
       if (behind && lastEventId !== cursor) {
         this.#send(encoder.encode(encodeControl({ id: cursor })))
       }
     }
-    this.#hiddenSinceSent = false
+    this.#flags &= ~(HIDDEN_SINCE_SENT | REPLAYING)
     if (result.head > this.#lastSeq) this.#lastSeq = result.head
-    this.#replaying = false
-    const pending = this.#pending
-    const gap = this.#pendingGap
-    this.#pending = []
-    this.#pendingBytes = 0
-    this.#pendingGap = undefined
-    if (gap !== undefined) this.gap(gap)
-    for (const event of pending) this.deliver(event)
-    const hidden = this.#hiddenWhileReplaying
-    this.#hiddenWhileReplaying = undefined
+    const replay = this.#replay
+    this.#replay = undefined
+    if (replay === undefined) return
+    if (replay.gap !== undefined) this.gap(replay.gap)
+    for (const event of replay.events) this.deliver(event)
+    const hidden = replay.hidden
     if (hidden !== undefined && hidden.epoch === this.#epoch && hidden.seq > this.#lastSeq) {
       this.#lastSeq = hidden.seq
-      this.#hiddenSinceSent = true
+      this.#flags |= HIDDEN_SINCE_SENT
     }
   }
 
   /** @internal Live delivery skipped events up to `gap.seq`: tell the client in-band. */
   gap(gap: BrokerGap): void {
     if (this.#closed !== undefined) return
-    if (this.#replaying) {
-      if (this.#pendingGap === undefined || gap.seq > this.#pendingGap.seq) this.#pendingGap = gap
+    if ((this.#flags & REPLAYING) !== 0) {
+      this.#replay ??= replayBuffer()
+      const replay = this.#replay
+      if (replay.gap === undefined || gap.seq > replay.gap.seq) replay.gap = gap
       return
     }
     if (gap.epoch === this.#epoch && gap.seq <= this.#lastSeq) return
     const lost = this.#position(this.#epoch, this.#lastSeq)
     this.#send(encodeReset(gap.reason, lost, this.#position(gap.epoch, gap.seq)))
-    this.#hiddenSinceSent = false
+    this.#host.reset?.(this, gap.reason)
+    this.#flags &= ~HIDDEN_SINCE_SENT
     this.#epoch = gap.epoch
     this.#lastSeq = gap.seq
   }
@@ -198,21 +324,20 @@ export class Session {
    */
   deliver(event: BrokerEvent, bytes?: Uint8Array): void {
     if (this.#closed !== undefined) return
-    if (this.#replaying) {
+    if ((this.#flags & REPLAYING) !== 0) {
+      this.#replay ??= replayBuffer()
+      const replay = this.#replay
       // A hidden event need not wait: skipping it now saves the queue, and the replay's head
       // (or the next readable event) moves the position past it anyway.
       if (this.#canRead !== undefined && !this.#canRead(event)) {
-        this.#hiddenWhileReplaying = event
+        replay.hidden = event
         return
       }
-      this.#pendingBytes += (bytes ?? this.#host.bytesOf(event)).byteLength
-      if (
-        this.#pending.length >= this.#host.maxQueueEvents ||
-        this.#pendingBytes > this.#host.maxQueueBytes
-      ) {
+      replay.bytes += (bytes ?? this.#host.bytesOf(event)).byteLength
+      if (replay.events.length >= this.#host.maxQueueEvents || replay.bytes > this.#host.maxQueueBytes) {
         this.#end('overflow')
       } else {
-        this.#pending.push(event)
+        replay.events.push(event)
       }
       return
     }
@@ -220,7 +345,8 @@ export class Session {
       // The broker lost its history and started a new log: say so in-band, then go on.
       const lost = this.#position(this.#epoch, this.#lastSeq)
       this.#send(encodeReset('epoch', lost, this.#position(event.epoch, event.seq - 1)))
-      this.#hiddenSinceSent = false
+      this.#host.reset?.(this, 'epoch')
+      this.#flags &= ~HIDDEN_SINCE_SENT
       this.#epoch = event.epoch
       this.#lastSeq = 0
     }
@@ -233,10 +359,10 @@ export class Session {
     if (this.#canRead !== undefined && !this.#canRead(event)) {
       // Nothing is written for a hidden event, not even a cursor: one per hidden event would
       // tell the client when each was published.
-      this.#hiddenSinceSent = true
+      this.#flags |= HIDDEN_SINCE_SENT
       return
     }
-    this.#hiddenSinceSent = false
+    this.#flags &= ~HIDDEN_SINCE_SENT
     this.#send(bytes ?? this.#host.bytesOf(event))
   }
 
@@ -246,15 +372,17 @@ export class Session {
   }
 
   #send(chunk: Uint8Array): void {
-    if (this.#waiting) {
+    if ((this.#flags & WAITING) !== 0) {
+      this.#queue ??= []
+      const queue = this.#queue
       if (
-        this.#queue.length >= this.#host.maxQueueEvents ||
+        queue.length >= this.#host.maxQueueEvents ||
         this.#queueBytes + chunk.byteLength > this.#host.maxQueueBytes
       ) {
         this.#end('overflow')
         return
       }
-      this.#queue.push(chunk)
+      queue.push(chunk)
       this.#queueBytes += chunk.byteLength
       return
     }
@@ -262,14 +390,18 @@ export class Session {
   }
 
   #awaitDrain(): void {
-    this.#waiting = true
-    this.#sink.waitForDrain().then(this.#flush, this.#onAbort)
+    this.#flags |= WAITING
+    this.#sink.waitForDrain().then(
+      () => this.#flush(),
+      () => this.#end('disconnect'),
+    )
   }
 
-  readonly #flush = (): void => {
-    this.#waiting = false
+  #flush(): void {
+    this.#flags &= ~WAITING
     if (this.#closed !== undefined) return
     const queue = this.#queue
+    if (queue === undefined) return
     let i = 0
     while (i < queue.length) {
       const chunk = queue[i++] as Uint8Array
@@ -280,19 +412,19 @@ export class Session {
         return
       }
     }
-    this.#queue = []
+    this.#queue = undefined
     this.#queueBytes = 0
   }
 
   #end(reason: CloseReason): void {
     if (this.#closed !== undefined) return
     this.#closed = reason
-    this.#sink.signal.removeEventListener('abort', this.#onAbort)
-    this.#queue = []
+    if (this.#sink.watch === undefined) this.#sink.signal.removeEventListener('abort', this)
+    this.#queue = undefined
     this.#queueBytes = 0
-    this.#pending = []
-    this.#pendingBytes = 0
+    this.#replay = undefined
     this.#host.detach(this, reason)
-    this.#sink.close()
+    // The reason lets a sink drop, rather than end, a connection that is not read (`overflow`).
+    this.#sink.close(reason)
   }
 }

@@ -4,6 +4,8 @@ export interface CliIo {
   out(text: string): void
   /** Writes to standard error. */
   err(text: string): void
+  /** Whether standard error is a terminal (logs are then pretty). @defaultValue false */
+  readonly errIsTTY?: boolean
   readonly env: Readonly<Record<string, string | undefined>>
   readonly stdin: AsyncIterable<Uint8Array | string>
   /** Calls `listener` on SIGINT and SIGTERM until the returned function is called. */
@@ -15,6 +17,7 @@ export function processIo(): CliIo {
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
+    errIsTTY: process.stderr.isTTY === true,
     env: process.env,
     stdin: process.stdin,
     onSignal(listener) {

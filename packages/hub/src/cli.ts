@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from './cli-io.js'
 import { publishHelp, runPublish, runSubscribe, subscribeHelp } from './client-commands.js'
+import { configHelp, runConfig } from './config-command.js'
 import { runServe, serveHelp } from './serve-command.js'
 import { runToken, tokenHelp } from './token-command.js'
 
@@ -11,6 +12,7 @@ const COMMANDS = {
   publish: { run: runPublish, help: publishHelp },
   subscribe: { run: runSubscribe, help: subscribeHelp },
   token: { run: runToken, help: tokenHelp },
+  config: { run: runConfig, help: configHelp },
 } as const
 
 function version(): string {
@@ -31,6 +33,7 @@ Commands:
   publish     publish one event to a hub
   subscribe   print the events of channels as they arrive
   token       mint a token for development and tests
+  config      check or print the settings of serve (config file, environment, flags)
 
 Options:
   -h, --help      show this help (ssehub <command> --help for a command's options)
@@ -40,6 +43,7 @@ Examples:
   ssehub serve --port 8080
   ssehub subscribe news
   ssehub publish --channel news "hello"
+  ssehub config check --config ssehub.config.yaml
 `
 }
 
@@ -67,7 +71,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
   }
   if (!Object.hasOwn(COMMANDS, first)) {
     io.err(
-      `ssehub: unknown command ${JSON.stringify(first)} (commands: serve, publish, subscribe, token; see ssehub --help)\n`,
+      `ssehub: unknown command ${JSON.stringify(first)} (commands: ${Object.keys(COMMANDS).join(', ')}; see ssehub --help)\n`,
     )
     return EXIT_USAGE
   }

@@ -7,14 +7,33 @@ import {
   DEFAULT_MAX_QUEUE_EVENTS,
   DEFAULT_RETRY_MS,
 } from '@ssehub/core'
-import { type FlagSpec, parseFlags } from './args.js'
-import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT } from './defaults.js'
-import { HubError } from './errors.js'
+import { type FlagSpec, type ParsedFlags, parseFlags } from './args.js'
+import { CLUSTER_OPTIONS, type ClusterServeConfig } from './cluster/cluster-options.js'
+import { CONFIG_ENV, ConfigError, type ConfigFileLayer, loadConfigFile } from './config-file.js'
+import { DEFAULT_DRAIN_MS, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT } from './defaults.js'
+import { HubError, isHubError } from './errors.js'
+import {
+  OBSERVABILITY_OPTIONS,
+  type ObservabilityServeConfig,
+} from './observability/observability-options.js'
+import {
+  parseBoolean as boolean,
+  parseInteger as integer,
+  parseIntegerOrOff as integerOrOff,
+  invalidOption as invalid,
+  invalidSecretOption,
+  MAX_TIMER_MS,
+} from './option-parsers.js'
 import { checkRedisOptions, REDIS_OPTIONS, type RedisServeConfig } from './redis-options.js'
 import { checkSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from './security-options.js'
+import { checkStreamLifetime } from './stream-lifetime.js'
 
 /** The settings of `ssehub serve`, fully resolved (every field set). */
-export interface ServeConfig extends SecurityConfig, RedisServeConfig {
+export interface ServeConfig
+  extends SecurityConfig,
+    RedisServeConfig,
+    ClusterServeConfig,
+    ObservabilityServeConfig {
   host: string
   port: number
   heartbeatMs: number | false
@@ -30,10 +49,17 @@ export interface ServeConfig extends SecurityConfig, RedisServeConfig {
   tlsCert: string | false
   /** PEM private key file of {@link ServeConfig.tlsCert}. */
   tlsKey: string | false
+  /** The admin token: serves `/admin` and opens the presence lists. */
+  adminToken: string | undefined
+  /** Publish `join`/`leave` events on `ssehub.presence/<channel>`. */
+  presenceEvents: boolean
+  /** The window over which a drain (SIGTERM) closes the open streams, in waves. */
+  drainMs: number
+  /** The longest a stream stays open, or `false` for no limit. */
+  maxStreamMs: number | false
+  /** The random spread (±) of {@link ServeConfig.maxStreamMs}; unset: a tenth of it. */
+  maxStreamJitterMs: number | undefined
 }
-
-/** The largest delay `setTimeout`/`setInterval` honour; beyond it Node fires after 1 ms instead. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** One option of `ssehub serve`: its flag, environment variables, default and parser. */
 export interface OptionDef<K extends keyof ServeConfig> {
@@ -47,37 +73,30 @@ export interface OptionDef<K extends keyof ServeConfig> {
   readonly defaultValue: ServeConfig[K]
   /** Parses one raw value; `source` names where it came from (`--port`, `SSEHUB_PORT`). */
   readonly parse: (raw: string, source: string) => ServeConfig[K]
+  /** The values `parse` accepts, when they are a fixed list (shown in the config file's JSON Schema). */
+  readonly choices?: readonly string[]
 }
 
-function invalid(source: string, raw: string, expected: string): HubError {
-  return new HubError(
-    'SSEHUB_ERR_OPTION_INVALID',
-    `invalid ${source} ${JSON.stringify(raw)}: expected ${expected}`,
-    {
-      field: source,
-    },
-  )
+/** An interval in milliseconds a timer can take, or off. */
+function timerOrOff(raw: string, source: string): number | false {
+  return integerOrOff(raw, source, MAX_TIMER_MS, `a positive integer up to ${MAX_TIMER_MS}, or off`)
 }
 
-/** Digits only: no sign, no exponent, no hex, no spaces (`Number('')` is 0, `Number(' 1')` is 1). */
-function integer(raw: string, source: string, min: number, max: number, expected: string): number {
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(source, raw, expected)
-  return value
+function positiveInteger(raw: string, source: string): number {
+  return integer(raw, source, 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
 }
 
-const OFF = new Set(['off', 'false'])
-
-function integerOrOff(raw: string, source: string, max: number, expected: string): number | false {
-  if (OFF.has(raw.toLowerCase())) return false
-  return integer(raw, source, 1, max, expected)
+function positiveIntegerOrOff(raw: string, source: string): number | false {
+  return integerOrOff(raw, source, Number.MAX_SAFE_INTEGER, 'a positive integer, or off')
 }
 
-function boolean(raw: string, source: string): boolean {
-  const value = raw.toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(value)) return true
-  if (['0', 'false', 'no', 'off'].includes(value)) return false
-  throw invalid(source, raw, 'true or false')
+function nonNegativeInteger(raw: string, source: string): number {
+  return integer(raw, source, 0, Number.MAX_SAFE_INTEGER, 'a non-negative integer')
+}
+
+function filePath(raw: string, source: string): string {
+  if (raw === '') throw invalid(source, raw, 'a file path')
+  return raw
 }
 
 /** A host name or IP address to listen on; `[::1]` is accepted for `::1`. */
@@ -157,8 +176,7 @@ export const SERVE_OPTIONS = [
     valueName: '<ms>',
     help: 'interval of heartbeat comments on open streams, or off',
     defaultValue: DEFAULT_HEARTBEAT_MS,
-    parse: (raw, source) =>
-      integerOrOff(raw, source, MAX_TIMER_MS, `a positive integer up to ${MAX_TIMER_MS}, or off`),
+    parse: timerOrOff,
   }),
   def({
     key: 'retryMs',
@@ -168,8 +186,7 @@ export const SERVE_OPTIONS = [
     valueName: '<ms>',
     help: 'reconnection delay hint (retry:) sent to each new stream, or off',
     defaultValue: DEFAULT_RETRY_MS,
-    parse: (raw, source) =>
-      integerOrOff(raw, source, MAX_TIMER_MS, `a positive integer up to ${MAX_TIMER_MS}, or off`),
+    parse: timerOrOff,
   }),
   def({
     key: 'historyLimit',
@@ -179,7 +196,7 @@ export const SERVE_OPTIONS = [
     valueName: '<n>',
     help: 'events kept per channel for resuming clients; 0 keeps none',
     defaultValue: DEFAULT_HISTORY_LIMIT,
-    parse: (raw, source) => integer(raw, source, 0, Number.MAX_SAFE_INTEGER, 'a non-negative integer'),
+    parse: nonNegativeInteger,
   }),
   def({
     key: 'historyTtlMs',
@@ -189,7 +206,7 @@ export const SERVE_OPTIONS = [
     valueName: '<ms>',
     help: 'age after which events leave history, or off',
     defaultValue: DEFAULT_HISTORY_TTL_MS,
-    parse: (raw, source) => integerOrOff(raw, source, Number.MAX_SAFE_INTEGER, 'a positive integer, or off'),
+    parse: positiveIntegerOrOff,
   }),
   def({
     key: 'maxBodyBytes',
@@ -199,7 +216,7 @@ export const SERVE_OPTIONS = [
     valueName: '<bytes>',
     help: 'largest POST /publish body (also bounds the data of one event)',
     defaultValue: DEFAULT_MAX_BODY_BYTES,
-    parse: (raw, source) => integer(raw, source, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+    parse: positiveInteger,
   }),
   def({
     key: 'maxQueueBytes',
@@ -209,7 +226,7 @@ export const SERVE_OPTIONS = [
     valueName: '<bytes>',
     help: 'bytes queued for a slow client before it is disconnected (it resumes)',
     defaultValue: DEFAULT_MAX_QUEUE_BYTES,
-    parse: (raw, source) => integer(raw, source, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+    parse: positiveInteger,
   }),
   def({
     key: 'maxQueueEvents',
@@ -219,7 +236,7 @@ export const SERVE_OPTIONS = [
     valueName: '<n>',
     help: 'events queued for a slow client before it is disconnected (it resumes)',
     defaultValue: DEFAULT_MAX_QUEUE_EVENTS,
-    parse: (raw, source) => integer(raw, source, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+    parse: positiveInteger,
   }),
   def({
     key: 'corsOrigins',
@@ -249,7 +266,7 @@ export const SERVE_OPTIONS = [
     valueName: '<file>',
     help: 'PEM certificate: serve HTTPS, HTTP/2 with HTTP/1.1 fallback (needs --tls-key)',
     defaultValue: false,
-    parse: (raw, source) => (raw === '' ? invalidFile(source, raw) : raw),
+    parse: filePath,
   }),
   def({
     key: 'tlsKey',
@@ -259,20 +276,100 @@ export const SERVE_OPTIONS = [
     valueName: '<file>',
     help: 'PEM private key of --tls-cert',
     defaultValue: false,
-    parse: (raw, source) => (raw === '' ? invalidFile(source, raw) : raw),
+    parse: filePath,
+  }),
+  def({
+    key: 'drainMs',
+    flag: 'drain-ms',
+    env: ['SSEHUB_DRAIN_MS'],
+    spec: { type: 'string' },
+    valueName: '<ms>',
+    help: 'on SIGTERM/SIGINT, close open streams in waves over this window (readiness off first); 0: at once',
+    defaultValue: DEFAULT_DRAIN_MS,
+    parse: (raw, source) => integer(raw, source, 0, MAX_TIMER_MS, `an integer from 0 to ${MAX_TIMER_MS}`),
+  }),
+  def({
+    key: 'maxStreamMs',
+    flag: 'max-stream-ms',
+    env: ['SSEHUB_MAX_STREAM_MS'],
+    spec: { type: 'string' },
+    valueName: '<ms>',
+    help: 'end each stream after this long (it reconnects and resumes, perhaps on another node), or off',
+    defaultValue: false,
+    parse: positiveIntegerOrOff,
+  }),
+  def({
+    key: 'maxStreamJitterMs',
+    flag: 'max-stream-jitter-ms',
+    env: ['SSEHUB_MAX_STREAM_JITTER_MS'],
+    spec: { type: 'string' },
+    valueName: '<ms>',
+    help: 'random spread (±) of --max-stream-ms, below it (unset: a tenth of it)',
+    defaultValue: undefined,
+    parse: nonNegativeInteger,
+  }),
+  def({
+    key: 'adminToken',
+    flag: 'admin-token',
+    env: ['SSEHUB_ADMIN_TOKEN'],
+    spec: { type: 'string' },
+    valueName: '<token>',
+    help: 'serve the admin page at /admin, for this token (16+ characters; prefer the environment: flags show in ps)',
+    defaultValue: undefined,
+    parse: (raw, source) => {
+      // Never quote the value: it is a secret.
+      if (raw.length < 16 || !/^[A-Za-z0-9\-._~+/]+$/.test(raw)) {
+        throw invalidSecretOption(source, 'at least 16 characters of A-Z a-z 0-9 - . _ ~ + /')
+      }
+      return raw
+    },
+  }),
+  def({
+    key: 'presenceEvents',
+    flag: 'presence-events',
+    env: ['SSEHUB_PRESENCE_EVENTS'],
+    spec: { type: 'boolean', negatable: true },
+    valueName: '',
+    help: 'publish join/leave events on ssehub.presence/<channel> (per node, at most one per channel per second)',
+    defaultValue: false,
+    parse: boolean,
   }),
   ...SECURITY_OPTIONS,
   ...REDIS_OPTIONS,
+  ...CLUSTER_OPTIONS,
+  ...OBSERVABILITY_OPTIONS,
 ] as const
-
-function invalidFile(source: string, raw: string): never {
-  throw invalid(source, raw, 'a file path')
-}
 
 /** Flags of `ssehub serve`, for {@link parseFlags}. */
 export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...Object.fromEntries(SERVE_OPTIONS.map((option) => [option.flag, option.spec])),
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+}
+
+/** Where the value of an option came from. */
+export interface OptionSource {
+  readonly from: 'flag' | 'env' | 'file' | 'default'
+  /** The flag (`--port`), the environment variable (`SSEHUB_PORT`) or the config file. */
+  readonly name: string
+}
+
+/** The settings of `ssehub serve` with where each came from, for `ssehub config print`. */
+export interface ServeSettings {
+  readonly config: ServeConfig
+  readonly sources: Readonly<Record<keyof ServeConfig, OptionSource>>
+  /** The config file read, if any. */
+  readonly file: string | undefined
+  /** Every flag given, including `extraFlags`. */
+  readonly flags: ParsedFlags['values']
+}
+
+/** Options of {@link resolveServeSettings}. */
+export interface ResolveOptions {
+  /** Where `./ssehub.config.{json,yaml,yml}` and relative `--config` paths are looked for. @defaultValue process.cwd() */
+  readonly cwd?: string
+  /** Flags of a command beyond those of `serve` (`--format` of `ssehub config print`). */
+  readonly extraFlags?: Readonly<Record<string, FlagSpec>>
 }
 
 /**
@@ -288,14 +385,42 @@ export function resolveServeConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
 ): ServeConfig {
-  const { values, positionals } = parseFlags(args, SERVE_FLAGS)
+  return resolveServeSettings(args, env).config
+}
+
+/**
+ * Resolves the settings of `ssehub serve` as {@link resolveServeConfig} does, with the config
+ * file (`--config`, `SSEHUB_CONFIG`, or `ssehub.config.{json,yaml,yml}` in `cwd`) as the layer
+ * between the environment and the defaults, and reports where each value came from.
+ * @throws ConfigError (a `HubError`) listing every invalid value and config file problem at
+ *   once; HubError `SSEHUB_ERR_USAGE` for a malformed command line; HubError
+ *   `SSEHUB_ERR_OPTION_INVALID` when valid options do not fit together.
+ */
+export function resolveServeSettings(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  options: ResolveOptions = {},
+): ServeSettings {
+  const { values, positionals } = parseFlags(args, { ...SERVE_FLAGS, ...options.extraFlags })
   if (positionals.length > 0) {
     throw new HubError('SSEHUB_ERR_USAGE', `unexpected argument ${JSON.stringify(positionals[0])}`)
   }
+  const problems: HubError[] = []
+  const configFlag = typeof values.config === 'string' ? values.config : undefined
+  const file = loadConfigFile(configFlag, env, options.cwd ?? process.cwd(), SERVE_OPTIONS, problems)
   const config: Record<string, unknown> = {}
+  const sources: Record<string, OptionSource> = {}
   for (const option of SERVE_OPTIONS) {
-    config[option.key] = resolveOne(option, values[option.flag], env)
+    try {
+      const [value, source] = resolveOne(option, values[option.flag], env, file)
+      config[option.key] = value
+      sources[option.key] = source
+    } catch (error) {
+      if (!isHubError(error)) throw error
+      problems.push(error)
+    }
   }
+  if (problems.length > 0) throw new ConfigError(problems)
   if ((config.tlsCert === false) !== (config.tlsKey === false)) {
     const [given, missing] =
       config.tlsCert === false ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key']
@@ -309,26 +434,38 @@ export function resolveServeConfig(
   }
   checkSecurityConfig(config as unknown as ServeConfig)
   checkRedisOptions(config as unknown as ServeConfig)
-  return config as unknown as ServeConfig
+  checkStreamLifetime(config as unknown as ServeConfig)
+  return {
+    config: config as unknown as ServeConfig,
+    sources: sources as Record<keyof ServeConfig, OptionSource>,
+    file: file?.path,
+    flags: values,
+  }
 }
 
 function resolveOne<K extends keyof ServeConfig>(
   option: OptionDef<K>,
   flagValue: string | boolean | readonly string[] | undefined,
   env: Readonly<Record<string, string | undefined>>,
-): ServeConfig[K] {
+  file: ConfigFileLayer | undefined,
+): [ServeConfig[K], OptionSource] {
   const source = `--${option.flag}`
-  if (typeof flagValue === 'boolean') return flagValue as ServeConfig[K]
-  if (typeof flagValue === 'string') return option.parse(flagValue, source)
+  const flag = { from: 'flag', name: source } as const
+  if (typeof flagValue === 'boolean') return [flagValue as ServeConfig[K], flag]
+  if (typeof flagValue === 'string') return [option.parse(flagValue, source), flag]
   if (Array.isArray(flagValue)) {
     // A repeatable flag: each value may itself be a comma-separated list.
-    return flagValue.flatMap((raw: string) => option.parse(raw, source) as string[]) as ServeConfig[K]
+    return [flagValue.flatMap((raw: string) => option.parse(raw, source) as string[]) as ServeConfig[K], flag]
   }
   for (const name of option.env) {
     const raw = env[name]
-    if (raw !== undefined && raw.trim() !== '') return option.parse(raw.trim(), name)
+    if (raw !== undefined && raw.trim() !== '') return [option.parse(raw.trim(), name), { from: 'env', name }]
   }
-  return option.defaultValue
+  // Validated when the file was read.
+  if (file?.values.has(option.key)) {
+    return [file.values.get(option.key) as ServeConfig[K], { from: 'file', name: file.path }]
+  }
+  return [option.defaultValue, { from: 'default', name: 'default' }]
 }
 
 /** The `--help` lines describing the options of `ssehub serve`. */
@@ -343,6 +480,10 @@ export function serveOptionsHelp(): string {
           ? 'off'
           : String(option.defaultValue)
     return { flag, text: `${option.help} (default: ${shown}; env: ${option.env.join(', ')})` }
+  })
+  rows.unshift({
+    flag: '--config <file>',
+    text: `settings file (.json, .yaml, .yml) below flags and env (default: ./ssehub.config.{json,yaml,yml} if present; env: ${CONFIG_ENV})`,
   })
   const width = Math.max(...rows.map((row) => row.flag.length)) + 2
   return rows.map((row) => `  ${row.flag.padEnd(width)}${row.text}`).join('\n')

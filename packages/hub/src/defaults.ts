@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 /** Every default of the standalone hub server, as a named constant. `docs/hub-api.md` lists them. */
 
 /**
@@ -20,6 +21,23 @@ export const DEFAULT_MAX_BATCH_EVENTS = 1_000
 export const DISCARD_LINGER_MS = 2_000
 /** How long `close()` waits for connections to end before it destroys them. */
 export const CLOSE_GRACE_MS = 5_000
+
+/** Node's default listen backlog. */
+const NODE_LISTEN_BACKLOG = 511
+
+/**
+ * The listen backlog of the hub: the kernel's maximum where it can be read (Linux), as Go's
+ * net package does, else Node's 511. Measured (BENCHMARKS.md, S5): 5,000 clients reconnecting at
+ * once overflow 511 and the dropped handshakes wait out a one-second SYN retransmission.
+ */
+export function defaultListenBacklog(): number {
+  try {
+    const value = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim())
+    return Number.isSafeInteger(value) && value > 0 ? value : NODE_LISTEN_BACKLOG
+  } catch {
+    return NODE_LISTEN_BACKLOG
+  }
+}
 /** How long browsers may cache a CORS preflight answer, in seconds. */
 export const CORS_MAX_AGE_SECONDS = 600
 /** The URL the `publish` and `subscribe` commands use when `--url` and `SSEHUB_URL` are absent. */
@@ -56,3 +74,29 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 /** Time for a `POST /publish` body to arrive once its headers have (`--body-timeout-ms`). */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000
+/** Presence events of channel `c` are published on `ssehub.presence/c` (`--presence-events`). */
+export const PRESENCE_CHANNEL_PREFIX = 'ssehub.presence/'
+/** At most one presence event per channel per this interval; the rest is coalesced. */
+export const DEFAULT_PRESENCE_INTERVAL_MS = 1_000
+/** Errors the admin page lists (the most recent ones). */
+export const ADMIN_ERROR_LOG_SIZE = 100
+/** Seconds of history the admin page's charts start with. */
+export const ADMIN_HISTORY_SIZE = 120
+/** Admin streams (statistics and tails) open at once; more are refused with 429. */
+export const ADMIN_MAX_STREAMS = 16
+/** Most channels, patterns or subscribers one presence listing returns (`?limit=` up to it). */
+export const PRESENCE_LIST_LIMIT = 1_000
+/**
+ * Window over which a drain (SIGTERM, `HubServer.drain`) closes the open streams, in waves
+ * (`--drain-ms`), so that their clients reconnect to other nodes spread over it rather than all
+ * at once.
+ */
+export const DEFAULT_DRAIN_MS = 10_000
+/** Interval between two waves of a drain; the first wave comes one interval after readiness flips. */
+export const DRAIN_WAVE_MS = 250
+/** `Retry-After` of a stream refused while the hub drains, in seconds: go elsewhere, soon. */
+export const DRAIN_RETRY_AFTER_S = 1
+/** While draining, how often keep-alive connections with nothing in flight are closed. */
+export const DRAIN_IDLE_SWEEP_MS = 50
+/** Longest period of the one shared timer that ends streams past `--max-stream-ms`. */
+export const MAX_LIFETIME_SWEEP_MS = 1_000

@@ -5,6 +5,8 @@
 export const HUB_ERROR_CODES = {
   SSEHUB_ERR_OPTION_INVALID: 'A server or command-line option has an invalid value.',
   SSEHUB_ERR_USAGE: 'The command line is malformed (unknown option, missing value or argument).',
+  SSEHUB_ERR_CONFIG_FILE:
+    'The config file is missing, unreadable, ambiguous or malformed, or holds an unknown key.',
   SSEHUB_ERR_NOT_FOUND: 'No route has this path.',
   SSEHUB_ERR_METHOD_NOT_ALLOWED: 'The route exists but not for this method; `Allow` lists the methods.',
   SSEHUB_ERR_ORIGIN_FORBIDDEN:
@@ -30,6 +32,13 @@ export const HUB_ERROR_CODES = {
   SSEHUB_ERR_HUB_FULL: 'The hub holds `--max-connections` streams already.',
   SSEHUB_ERR_TOO_MANY_STREAMS: 'This client address or token subject holds its maximum of streams already.',
   SSEHUB_ERR_RATE_LIMITED: 'This token subject or client address publishes faster than `--publish-rate`.',
+  SSEHUB_ERR_DRAINING:
+    'The hub is draining before it stops and takes no new stream; retry after `Retry-After`, through a load balancer to another hub.',
+  SSEHUB_ERR_ADMIN_TOKEN_MISSING:
+    'This admin route needs the admin token (`--admin-token`) as `Authorization: Bearer <token>`, and none was sent.',
+  SSEHUB_ERR_ADMIN_TOKEN_INVALID: 'The `Bearer` credential sent to an admin route is not the admin token.',
+  SSEHUB_ERR_ADMIN_REQUIRED:
+    'Presence listings of a hub reachable beyond loopback need `--admin-token` or a token key (`--jwt-secret`, `--jwt-key`, `--jwks-url`).',
 } as const
 
 /** A stable hub error code, `SSEHUB_ERR_<WHAT>`. */

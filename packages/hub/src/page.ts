@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { type InlinePage, inlinePageHeaders, inlinePageHtml } from './inline-page.js'
 
 /**
  * The demo page served at `GET /`: one self-contained HTML document (inline CSS and JS, no
@@ -210,42 +210,20 @@ const BODY = `
 </main>
 `
 
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text).digest('base64')}'`
+const PAGE: InlinePage = {
+  head: '<title>ssehub — live events</title>\n<link rel="icon" href="data:,">',
+  style: STYLE,
+  body: BODY,
+  script: SCRIPT,
+  cacheControl: 'no-cache',
+  imgSrc: 'data:',
 }
 
 /** The demo page, as served. */
-export const DEMO_PAGE_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ssehub — live events</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
-<body>${BODY}<script>${SCRIPT}</script>
-</body>
-</html>
-`
+export const DEMO_PAGE_HTML = inlinePageHtml(PAGE)
 
 /**
  * The response headers of the demo page. The content security policy allows exactly the inline
  * style and script above (by hash) and connections to the hub itself: nothing else can run or load.
  */
-export const DEMO_PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-cache',
-  'content-security-policy': [
-    "default-src 'none'",
-    `script-src ${sha256(SCRIPT)}`,
-    `style-src ${sha256(STYLE)}`,
-    "connect-src 'self'",
-    'img-src data:',
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; '),
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-}
+export const DEMO_PAGE_HEADERS: Readonly<Record<string, string>> = inlinePageHeaders(PAGE)

@@ -6,6 +6,7 @@
 import { SseError, validateChannel } from '@ssehub/core'
 import type { OptionDef, ServeConfig } from './config.js'
 import { HubError } from './errors.js'
+import { MAX_TIMER_MS, parseInteger } from './option-parsers.js'
 
 /**
  * How long a publish or a connect's replay waits for Redis before the hub answers 503
@@ -133,7 +134,6 @@ export function checkRedisOptions(config: Readonly<RedisServeConfig>): void {
 }
 
 /** The largest delay `setTimeout` honours. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 function def<K extends keyof ServeConfig>(definition: OptionDef<K>): OptionDef<K> {
   return definition
@@ -169,17 +169,8 @@ export const REDIS_OPTIONS = [
     valueName: '<ms>',
     help: 'longest a publish, a new stream or the start-up waits for Redis (then 503, or exit 1)',
     defaultValue: DEFAULT_BROKER_TIMEOUT_MS,
-    parse: (raw, source) => {
-      const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN
-      if (!Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-        throw new HubError(
-          'SSEHUB_ERR_OPTION_INVALID',
-          `invalid ${source} ${JSON.stringify(raw)}: expected a positive integer up to ${MAX_TIMER_MS}`,
-          { field: source },
-        )
-      }
-      return value
-    },
+    parse: (raw, source) =>
+      parseInteger(raw, source, 1, MAX_TIMER_MS, `a positive integer up to ${MAX_TIMER_MS}`),
   }),
   def({
     key: 'flaskSseChannels',

@@ -41,6 +41,14 @@ export function sendJson(
   res.end(text)
 }
 
+/** The code and message of the error each response answered with (for the admin page's error log). */
+const sentErrors = new WeakMap<ServerResponse, { code: string; message: string }>()
+
+/** The error `res` was answered with by {@link sendError}, if any. */
+export function sentErrorOf(res: ServerResponse): { code: string; message: string } | undefined {
+  return sentErrors.get(res)
+}
+
 /** Answers with the JSON error body. */
 export function sendError(
   res: ServerResponse,
@@ -50,6 +58,7 @@ export function sendError(
   details: ErrorDetails = {},
 ): void {
   const error: ErrorBody['error'] = { code, message }
+  sentErrors.set(res, error)
   if (details.field !== undefined) error.field = details.field
   if (details.index !== undefined) error.index = details.index
   const body: ErrorBody =

@@ -20,6 +20,13 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
 } from './defaults.js'
 import { HubError } from './errors.js'
+import {
+  parseBoolean as boolean,
+  invalidOption as invalid,
+  invalidSecretOption as invalidSecret,
+  parseInteger,
+  parseIntegerOrOff,
+} from './option-parsers.js'
 import { type AuthSetting, createSecurity, type SecurityOptions } from './security.js'
 
 /** The security settings of `ssehub serve`, fully resolved. */
@@ -51,47 +58,14 @@ export interface SecurityConfig {
   bodyTimeoutMs: number
 }
 
-function invalid(source: string, raw: string, expected: string): HubError {
-  return new HubError(
-    'SSEHUB_ERR_OPTION_INVALID',
-    `invalid ${source} ${JSON.stringify(raw)}: expected ${expected}`,
-    {
-      field: source,
-    },
-  )
-}
-
-/** Like `invalid`, for a value that must never be printed (a secret). */
-function invalidSecret(source: string, expected: string): HubError {
-  return new HubError('SSEHUB_ERR_OPTION_INVALID', `invalid ${source}: expected ${expected}`, {
-    field: source,
-  })
-}
-
 function integer(raw: string, source: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(
-      source,
-      raw,
-      max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`,
-    )
-  }
-  return value
+  const expected =
+    max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`
+  return parseInteger(raw, source, min, max, expected)
 }
 
 function integerOrOff(raw: string, source: string): number | false {
-  if (['off', 'false'].includes(raw.toLowerCase())) return false
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < 1) throw invalid(source, raw, 'a positive integer, or off')
-  return value
-}
-
-function boolean(raw: string, source: string): boolean {
-  const value = raw.toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(value)) return true
-  if (['0', 'false', 'no', 'off'].includes(value)) return false
-  throw invalid(source, raw, 'true or false')
+  return parseIntegerOrOff(raw, source, Number.MAX_SAFE_INTEGER, 'a positive integer, or off')
 }
 
 function text(raw: string, source: string): string {
@@ -148,6 +122,7 @@ export const SECURITY_OPTIONS = [
     valueName: '<mode>',
     help: 'what needs a token: off, publish, all; auto is publish when a key is set, else off',
     defaultValue: 'auto',
+    choices: ['auto', 'off', 'publish', 'all'],
     parse: (raw, source) => {
       const mode = raw.toLowerCase()
       if (mode === 'auto' || mode === 'off' || mode === 'publish' || mode === 'all') return mode
@@ -186,6 +161,7 @@ export const SECURITY_OPTIONS = [
     valueName: '<alg>',
     help: 'pin algorithms (repeatable; env: comma-separated); inferred from the keys otherwise',
     defaultValue: [],
+    choices: JWT_ALGORITHMS,
     parse: algorithms,
   }),
   def({

@@ -121,6 +121,8 @@ export interface Security {
   readonly selectorLimits: { readonly maxLength: number; readonly maxSelectors: number }
   /** The key per-address limits count under. */
   addressOf(req: IncomingMessage): string
+  /** The client address (after trusted proxies), as presence lists and logs show it. */
+  clientAddressOf(req: IncomingMessage): string
   /** Engine options the limits map to. */
   readonly hubOptions: Pick<
     HubOptions,
@@ -244,6 +246,7 @@ export function createSecurity(options: SecurityOptions, nameOf: OptionNamer = (
     bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, DEFAULT_BODY_TIMEOUT_MS),
     selectorLimits: { maxLength: maxChannelLength, maxSelectors: maxChannels },
     addressOf: (req) => addressKey(clientAddress(req, trustProxy)),
+    clientAddressOf: (req) => clientAddress(req, trustProxy),
     hubOptions: {
       maxChannelsPerConnection: maxChannels,
       maxChannelLength,

@@ -2,7 +2,15 @@ import { channel as diagnosticsChannel } from 'node:diagnostics_channel'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
-import { type Broker, createHub, type Hub, MemoryBroker } from '@ssehub/core'
+import {
+  type Broker,
+  createHub,
+  DEFAULT_RETRY_MS,
+  type Hub,
+  type HubObserver,
+  MemoryBroker,
+} from '@ssehub/core'
+import { type AdminOptions, createAdminSetup } from './admin/admin-setup.js'
 import { guardBroker } from './broker-guard.js'
 import { parseHost, parseOrigin } from './config.js'
 import { createCorsPolicy } from './cors.js'
@@ -12,11 +20,19 @@ import {
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_PORT,
+  defaultListenBacklog,
 } from './defaults.js'
+import { Drain, type DrainOptions } from './drain.js'
 import { HubError } from './errors.js'
+import { createLogObserver } from './observability/log-observer.js'
+import { type HubLogger, serializeError } from './observability/logger.js'
+import { instrumentPublish } from './observability/metrics.js'
+import { createMetricsSetup, type MetricsOptions } from './observability/metrics-route.js'
+import { createRequestObserver } from './observability/request-observer.js'
+import { combineObservers } from './observers.js'
 import { sendError } from './respond.js'
 import { createEventsRoute } from './routes/events-route.js'
-import { createHealthRoute } from './routes/health-route.js'
+import { createHealthRoute, createReadinessRoute } from './routes/health-route.js'
 import { createPageRoute } from './routes/page-route.js'
 import { createPublishRoute } from './routes/publish-route.js'
 import {
@@ -26,13 +42,22 @@ import {
   httpConnections,
 } from './secure-server.js'
 import { createSecurity, type SecurityOptions } from './security.js'
+import { StreamLifetime } from './stream-lifetime.js'
 
 /** Options of {@link createHubServer}. Every value is validated when the server is created. */
-export interface HubServerOptions extends SecurityOptions {
+export interface HubServerOptions extends SecurityOptions, AdminOptions {
   /** The interface to listen on. @defaultValue `'127.0.0.1'` (loopback only) */
   host?: string
   /** The TCP port; 0 picks a free one. @defaultValue 8080 */
   port?: number
+  /**
+   * Connections the kernel may queue before the server accepts them. A reconnect storm (a node
+   * went away and thousands of its clients come back at once) overflows a short queue, and each
+   * connection whose handshake is dropped waits out a one-second SYN retransmission.
+   * @defaultValue the kernel's maximum (`/proc/sys/net/core/somaxconn` on Linux, as Go servers
+   *   do), else 511 (Node's own default)
+   */
+  listenBacklog?: number
   /**
    * The broker behind the hub. The hub closes it when it closes only if it created it.
    * @defaultValue a `MemoryBroker` configured by the `history*` options
@@ -68,6 +93,36 @@ export interface HubServerOptions extends SecurityOptions {
    * @defaultValue none
    */
   onError?: (error: unknown) => void
+  /** Your own hooks into the engine, called besides the hub server's own (metrics, logs, admin). @defaultValue none */
+  observer?: HubObserver
+  /**
+   * Serve Prometheus metrics at `GET /metrics` (a registry of this server's own), optionally behind
+   * a bearer token; `false` for none.
+   * @defaultValue true (no token)
+   */
+  metrics?: boolean | MetricsOptions
+  /**
+   * Where the server logs (a pino logger, or any logger with pino's methods): refusals at `warn`,
+   * unexpected errors at `error`, each stream's start and end at `debug`. Tokens are redacted before
+   * anything reaches it.
+   * @defaultValue none (silent)
+   */
+  logger?: HubLogger
+  /** The window over which {@link HubServer.drain} closes the open streams, in waves; 0: all at once. @defaultValue 10000 */
+  drainMs?: number
+  /**
+   * The longest an event stream stays open, or `false` for no limit. A stream past it ends with a
+   * jittered `retry:` hint, and its client reconnects (through the load balancer, perhaps to
+   * another node) and resumes: long-lived connections rebalance after a deploy.
+   * @defaultValue false
+   */
+  maxStreamMs?: number | false
+  /**
+   * The random spread of {@link HubServerOptions.maxStreamMs}: each stream ends after
+   * `maxStreamMs ± maxStreamJitterMs`; below `maxStreamMs`.
+   * @defaultValue a tenth of `maxStreamMs`
+   */
+  maxStreamJitterMs?: number | undefined
 }
 
 /** Options of {@link createHubServer} for a hub that serves HTTPS. */
@@ -90,6 +145,17 @@ export interface HubServer<S extends Server | Http2SecureServer = Server> {
   readonly server: S
   /** Starts listening; resolves with the base URL to reach the server, e.g. `http://127.0.0.1:8080/` (`https:` with TLS). */
   listen(): Promise<URL>
+  /** True once {@link HubServer.drain} started: `/readyz` answers 503 and new streams are refused. */
+  readonly draining: boolean
+  /**
+   * Drains, then closes: readiness flips first (`/readyz` 503, new streams refused with 503
+   * `SSEHUB_ERR_DRAINING`), keep-alive connections close as they fall idle, the open streams are
+   * closed in waves over `windowMs` in random order, each with a jittered final `retry:` hint (their
+   * clients reconnect elsewhere and resume from `Last-Event-ID`), then {@link HubServer.close}.
+   * Publishing is accepted until the close. Idempotent: later calls return the same promise.
+   * @throws HubError `SSEHUB_ERR_OPTION_INVALID` for an invalid window or wave interval.
+   */
+  drain(options?: DrainOptions): Promise<void>
   /**
    * Stops gracefully: stops accepting connections, ends every open stream (clients reconnect
    * elsewhere and resume), lets requests in flight finish, and closes the hub. Connections still
@@ -138,7 +204,8 @@ function urlOf(address: AddressInfo, secure: boolean): URL {
 /**
  * Creates the standalone hub server: a hub with a memory broker (or yours) behind an HTTP API.
  *
- * Routes: `GET /events` (the stream), `POST /publish`, `GET /healthz`, and the demo page at
+ * Routes: `GET /events` (the stream), `POST /publish`, `GET /healthz` (liveness), `GET /readyz`
+ * (readiness), `GET /metrics` (Prometheus), and the demo page at
  * `GET /`. Errors are JSON `{ "error": { "code", "message", "field"? } }`. `docs/hub-api.md`
  * describes every route, field, status and code.
  *
@@ -163,6 +230,7 @@ export function createHubServer(
   if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
     throw optionError('port', 'an integer from 0 to 65535', port)
   }
+  const backlog = positiveInteger('listenBacklog', options.listenBacklog ?? defaultListenBacklog())
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
   const maxBatchEvents = positiveInteger('maxBatchEvents', options.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS)
   const cors = createCorsPolicy(
@@ -170,6 +238,9 @@ export function createHubServer(
   )
   const demo = options.demo ?? true
   const security = createSecurity(options)
+  const admin = createAdminSetup(options, security, host, security.selectorLimits.maxLength)
+  const metricsSetup = createMetricsSetup(options.metrics)
+  const logger = options.logger
   if (options.broker !== undefined) {
     for (const name of ['historyLimit', 'historyTtlMs'] as const) {
       if (options[name] !== undefined) {
@@ -189,18 +260,45 @@ export function createHubServer(
       ...(options.historyLimit === undefined ? {} : { historyLimit: options.historyLimit }),
       ...(options.historyTtlMs === undefined ? {} : { historyTtlMs: options.historyTtlMs }),
     })
+  const retryMs = options.retryMs ?? DEFAULT_RETRY_MS
+  const drain = new Drain({ retryMs, windowMs: options.drainMs, closeIdle: () => connections.closeIdle() })
+  const lifetime =
+    options.maxStreamMs === undefined || options.maxStreamMs === false
+      ? undefined
+      : new StreamLifetime({ maxStreamMs: options.maxStreamMs, jitterMs: options.maxStreamJitterMs, retryMs })
   const hub = createHub({
     broker,
     closeBroker: options.broker === undefined,
     maxDataLength: maxBodyBytes,
+    // One observer per concern; add yours to this list.
+    observer: combineObservers(
+      // First: releases each stream's connection-limit slot (its `Session.info`) when it closes.
+      security.connections.observer,
+      options.observer,
+      lifetime?.observer,
+      metricsSetup?.metrics,
+      logger === undefined ? undefined : createLogObserver(logger),
+      admin.observer,
+    ),
     ...security.hubOptions,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     ...(options.maxQueueBytes === undefined ? {} : { maxQueueBytes: options.maxQueueBytes }),
     ...(options.maxQueueEvents === undefined ? {} : { maxQueueEvents: options.maxQueueEvents }),
   })
+  if (metricsSetup !== undefined) {
+    metricsSetup.metrics.attach(hub)
+    instrumentPublish(hub, metricsSetup.metrics)
+  }
+  const observeRequest = createRequestObserver({
+    metrics: metricsSetup?.metrics,
+    logger,
+    addressOf: security.clientAddressOf,
+  })
   const onError = (error: unknown): void => {
     if (errors.hasSubscribers) errors.publish({ error })
+    logger?.error({ err: serializeError(error) }, 'internal error')
+    admin.recordError(error)
     try {
       options.onError?.(error)
     } catch {
@@ -210,8 +308,10 @@ export function createHubServer(
 
   // HTTP/1.1 and HTTP/2 (compatibility API) alike: limits, token, grants, then the stream.
   // While the broker is down a new stream cannot replay: refused with 503 before it starts.
-  const events = guardBroker(hub, createEventsRoute({ hub, security, onError }))
-  const health = createHealthRoute(hub)
+  // While draining, new streams are refused before anything else (the load balancer retries elsewhere).
+  const events = drain.guard(guardBroker(hub, createEventsRoute({ hub, security, onError })))
+  const health = createHealthRoute(hub, () => drain.draining)
+  const readiness = createReadinessRoute(hub, () => drain.draining)
   const publish = createPublishRoute({
     hub,
     maxBodyBytes,
@@ -225,15 +325,31 @@ export function createHubServer(
     ['/events', { GET: events, HEAD: events }],
     ['/publish', { POST: publish }],
     ['/healthz', { GET: health, HEAD: health }],
+    ['/readyz', { GET: readiness, HEAD: readiness }],
   ])
+  const adminRoutes = admin.attach(hub, {
+    maxBodyBytes,
+    maxBatchEvents,
+    allowsOrigin: (origin) => cors.allows(origin) !== false,
+    trustsOrigin: (origin) => cors.allows(origin) === 'exact',
+    onError,
+  })
+  for (const [path, route] of adminRoutes) routes.set(path, route)
+  if (metricsSetup !== undefined) {
+    routes.set('/metrics', { GET: metricsSetup.route, HEAD: metricsSetup.route })
+  }
   if (demo) {
     const page = createPageRoute()
     routes.set('/', { GET: page, HEAD: page })
   }
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    drain.closesConnection(req, res)
     const path = pathOf(req.url)
-    const route = routes.get(path)
+    const route = routes.get(path) ?? admin.routeOf(path)
+    admin.watch(req, res, path)
+    // Labelled by route, never by raw path: `/channels/<name>` is one route.
+    observeRequest?.(req, res, route === undefined ? undefined : routes.has(path) ? path : '/channels/:name')
     const method = req.method ?? 'GET'
     if (route === undefined) {
       cors.apply(req, res)
@@ -289,13 +405,21 @@ export function createHubServer(
   })
 
   let closing: Promise<void> | undefined
-  return {
+  let drained: Promise<void> | undefined
+  const hubServer: HubServer<Server | Http2SecureServer> = {
     hub,
     server,
+    get draining() {
+      return drain.draining
+    },
+    drain(drainOptions) {
+      drained ??= drain.run(hub, drainOptions).then(() => hubServer.close())
+      return drained
+    },
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject)
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog }, () => {
           server.off('error', reject)
           resolve(urlOf(server.address() as AddressInfo, options.tls !== undefined))
         })
@@ -309,6 +433,8 @@ export function createHubServer(
         })
         // Ending the sessions ends their responses; keep-alive sockets are closed as soon as they
         // fall idle, and whatever is still open after the grace period is destroyed.
+        lifetime?.stop()
+        admin.close()
         await hub.close()
         connections.closeIdle()
         const idle = setInterval(() => connections.closeIdle(), 25)
@@ -320,4 +446,5 @@ export function createHubServer(
       return closing
     },
   }
+  return hubServer
 }

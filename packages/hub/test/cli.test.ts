@@ -1,69 +1,23 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { freePort, openSse, waitFor, withTimeout } from '@ssehub/testkit'
-import { startHub } from './helpers.js'
+import { freePort, openSse, waitFor } from '@ssehub/testkit'
+import { CLI_START_MS, type CliRun, cliExit, spawnCli, startHub } from './helpers.js'
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const CLI = 'packages/hub/src/cli.ts'
-// tsx compiles on first start; a cold start can take a few seconds on a busy machine.
-const START_MS = 20_000
-
-interface Cli {
-  readonly child: ChildProcess
-  stdout: string
-  stderr: string
-  /** Resolves with the exit code (or the signal name). */
-  readonly exited: Promise<number | string>
-  /** Resolves once `pattern` has appeared on stdout or stderr. */
-  waitFor(pattern: RegExp, ms?: number): Promise<void>
-}
-
-function run(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@ssehub/source', CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, NODE_OPTIONS: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  const cli: Cli = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))),
-    waitFor: (pattern, ms = START_MS) =>
-      waitFor(() => pattern.test(cli.stdout) || pattern.test(cli.stderr), ms, `output ${pattern}`),
-  }
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    cli.stdout += chunk
-  })
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    cli.stderr += chunk
-  })
-  return cli
-}
-
-async function finished(cli: Cli, ms = START_MS): Promise<number | string> {
-  return withTimeout(cli.exited, ms, `ssehub ${cli.child.spawnargs.slice(4).join(' ')}`)
-}
-
-function killOnExit(t: { after: (fn: () => void) => void }, cli: Cli): void {
-  t.after(() => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL')
-  })
+function run(args: string[], env: Record<string, string> = {}): CliRun {
+  return spawnCli(args, { env, stdin: 'pipe' })
 }
 
 test('ssehub --help, --version and <command> --help describe the CLI', async () => {
   const main = run(['--help'])
-  assert.equal(await finished(main), 0)
+  assert.equal(await cliExit(main), 0)
   assert.match(main.stdout, /Usage: ssehub <command>/)
   assert.match(main.stdout, /serve/)
   const version = run(['--version'])
-  assert.equal(await finished(version), 0)
+  assert.equal(await cliExit(version), 0)
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/)
   const serve = run(['serve', '--help'])
-  assert.equal(await finished(serve), 0)
+  assert.equal(await cliExit(serve), 0)
   for (const flag of [
     '--host',
     '--port',
@@ -80,12 +34,12 @@ test('ssehub --help, --version and <command> --help describe the CLI', async () 
   }
   const publish = run(['publish', '--help'])
   const subscribe = run(['subscribe', '--help'])
-  assert.equal(await finished(publish), 0)
-  assert.equal(await finished(subscribe), 0)
+  assert.equal(await cliExit(publish), 0)
+  assert.equal(await cliExit(subscribe), 0)
   assert.match(publish.stdout, /Usage: ssehub publish/)
   assert.match(subscribe.stdout, /Usage: ssehub subscribe/)
   const unknown = run(['launch'])
-  assert.equal(await finished(unknown), 2)
+  assert.equal(await cliExit(unknown), 2)
   assert.match(unknown.stderr, /unknown command "launch"/)
 })
 
@@ -99,7 +53,7 @@ test('ssehub serve exits 2 naming the option for an invalid value, before listen
   ]
   const runs = cases.map(([args, env]) => run(['serve', ...args], env))
   for (const [i, cli] of runs.entries()) {
-    assert.equal(await finished(cli), 2)
+    assert.equal(await cliExit(cli), 2)
     assert.match(cli.stderr, cases[i]?.[2] ?? /never/)
     assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr)
     assert.doesNotMatch(cli.stdout, /listening/)
@@ -109,7 +63,7 @@ test('ssehub serve exits 2 naming the option for an invalid value, before listen
 test('ssehub serve prints its URL, streams, and stops with code 0 on SIGTERM, ending open streams', async (t) => {
   const port = await freePort()
   const serve = run(['serve', '--port', String(port), '--heartbeat-ms', '1000'])
-  killOnExit(t, serve)
+  t.after(() => serve.kill('SIGKILL'))
   // The banner ends with the publish hint: wait for all of it.
   await serve.waitFor(/curl -d data=hello .*\n/)
   assert.match(serve.stdout, new RegExp(`ssehub listening on http://localhost:${port}\\n`))
@@ -126,14 +80,14 @@ test('ssehub serve prints its URL, streams, and stops with code 0 on SIGTERM, en
   await stream.waitForEvents(1)
   serve.child.kill('SIGTERM')
   await stream.waitForEnd(10_000)
-  assert.equal(await finished(serve, 10_000), 0)
+  assert.equal(await cliExit(serve, 10_000), 0)
   assert.match(serve.stderr, /SIGTERM received, ending 1 stream/)
 })
 
 test('ssehub serve exits at once on a second signal while the first one waits for requests in flight', async (t) => {
   const port = await freePort()
   const serve = run(['serve', '--port', String(port)])
-  killOnExit(t, serve)
+  t.after(() => serve.kill('SIGKILL'))
   await serve.waitFor(/curl -d data=hello .*\n/)
   // A publish whose body never finishes keeps the graceful stop waiting.
   const socket = connect(port, '127.0.0.1')
@@ -147,7 +101,7 @@ test('ssehub serve exits at once on a second signal while the first one waits fo
   await serve.waitFor(/SIGINT received/, 5000)
   const second = Date.now()
   serve.child.kill('SIGINT')
-  assert.equal(await finished(serve, 5000), 130)
+  assert.equal(await cliExit(serve, 5000), 130)
   assert.ok(Date.now() - second < 2000, 'exited without waiting for the grace period')
   assert.match(serve.stderr, /SIGINT again, exiting now/)
 })
@@ -156,8 +110,8 @@ test('ssehub serve reports a port that is already taken and exits 1', async (t) 
   const hub = await startHub()
   t.after(() => hub.close())
   const serve = run(['serve', '--port', hub.url.port])
-  killOnExit(t, serve)
-  assert.equal(await finished(serve), 1)
+  t.after(() => serve.kill('SIGKILL'))
+  assert.equal(await cliExit(serve), 1)
   assert.match(serve.stderr, /EADDRINUSE/)
 })
 
@@ -166,8 +120,8 @@ test('ssehub publish and ssehub subscribe --max-events round-trip events', async
   t.after(() => hub.close())
   const url = hub.url.href
   const subscribe = run(['subscribe', '--url', url, '--max-events', '3', 'room', 'tasks/*'])
-  killOnExit(t, subscribe)
-  await waitFor(() => hub.hub.stats().sessions === 1, START_MS, 'subscriber connected')
+  t.after(() => subscribe.kill('SIGKILL'))
+  await waitFor(() => hub.hub.stats().sessions === 1, CLI_START_MS, 'subscriber connected')
 
   const first = run([
     'publish',
@@ -181,17 +135,17 @@ test('ssehub publish and ssehub subscribe --max-events round-trip events', async
     'g-1',
     'hello\nworld',
   ])
-  assert.equal(await finished(first), 0, first.stderr)
+  assert.equal(await cliExit(first), 0, first.stderr)
   assert.deepEqual(JSON.parse(first.stdout), { id: 'g-1', channel: 'room', subscribers: 1 })
   const second = run(['publish', '--url', url, '--channel', 'tasks/7', '--json', '{"done":true}'])
-  assert.equal(await finished(second), 0, second.stderr)
+  assert.equal(await cliExit(second), 0, second.stderr)
   const secondId = JSON.parse(second.stdout).id as string
   const third = run(['publish', '--url', url, '-c', 'room', '-'])
   third.child.stdin?.end('from stdin')
-  assert.equal(await finished(third), 0, third.stderr)
+  assert.equal(await cliExit(third), 0, third.stderr)
   const thirdId = JSON.parse(third.stdout).id as string
 
-  assert.equal(await finished(subscribe), 0, subscribe.stderr)
+  assert.equal(await cliExit(subscribe), 0, subscribe.stderr)
   assert.equal(
     subscribe.stdout,
     `[g-1] greeting: hello\n  world\n[${secondId}] message: {"done":true}\n[${thirdId}] message: from stdin\n`,
@@ -205,10 +159,10 @@ test('ssehub subscribe --json prints NDJSON and shows resets distinctly', async 
   await hub.hub.publish('j', 'second')
   await hub.hub.publish('j', 'third')
   const json = run(['subscribe', '--url', hub.url.href, '--json', '--last-event-id', old, '-n', '2', 'j'])
-  killOnExit(t, json)
-  await waitFor(() => hub.hub.stats().sessions === 1, START_MS, 'subscriber connected')
+  t.after(() => json.kill('SIGKILL'))
+  await waitFor(() => hub.hub.stats().sessions === 1, CLI_START_MS, 'subscriber connected')
   const live = await hub.hub.publish('j', 'live', { event: 'update' })
-  assert.equal(await finished(json), 0, json.stderr)
+  assert.equal(await cliExit(json), 0, json.stderr)
   const lines = json.stdout
     .trim()
     .split('\n')
@@ -218,8 +172,8 @@ test('ssehub subscribe --json prints NDJSON and shows resets distinctly', async 
   assert.deepEqual(lines[1], { type: 'update', id: live, data: 'live' })
 
   const human = run(['subscribe', '--url', hub.url.href, '--last-event-id', 'unknown-id', '-n', '1', 'j'])
-  killOnExit(t, human)
-  assert.equal(await finished(human), 0, human.stderr)
+  t.after(() => human.kill('SIGKILL'))
+  assert.equal(await cliExit(human), 0, human.stderr)
   assert.match(
     human.stdout,
     /^!! \[[0-9a-z]{6}\.[0-9a-z]+\] ssehub\.reset: events were lost \(reason: unknown, after id "unknown-id"\)/,
@@ -230,8 +184,8 @@ test('ssehub subscribe reconnects with Last-Event-ID when the hub drops the stre
   const hub = await startHub({ retryMs: 50 })
   t.after(() => hub.close())
   const subscribe = run(['subscribe', '--url', hub.url.href, '--json', '-n', '4', 'r'])
-  killOnExit(t, subscribe)
-  await waitFor(() => hub.hub.stats().sessions === 1, START_MS, 'subscriber connected')
+  t.after(() => subscribe.kill('SIGKILL'))
+  await waitFor(() => hub.hub.stats().sessions === 1, CLI_START_MS, 'subscriber connected')
   const a = await hub.hub.publish('r', '1')
   await hub.hub.publish('r', '2')
   await waitFor(() => subscribe.stdout.split('\n').length > 2, 5000, 'two events printed')
@@ -239,7 +193,7 @@ test('ssehub subscribe reconnects with Last-Event-ID when the hub drops the stre
   // Published while the subscriber is disconnected: it must get them on resume.
   await hub.hub.publish('r', '3')
   await hub.hub.publish('r', '4')
-  assert.equal(await finished(subscribe), 0, subscribe.stderr)
+  assert.equal(await cliExit(subscribe), 0, subscribe.stderr)
   const data = subscribe.stdout
     .trim()
     .split('\n')
@@ -253,18 +207,18 @@ test('ssehub subscribe exits 0 on SIGINT', async (t) => {
   const hub = await startHub()
   t.after(() => hub.close())
   const subscribe = run(['subscribe', '--url', hub.url.href, 'quiet'])
-  killOnExit(t, subscribe)
-  await waitFor(() => hub.hub.stats().sessions === 1, START_MS, 'subscriber connected')
+  t.after(() => subscribe.kill('SIGKILL'))
+  await waitFor(() => hub.hub.stats().sessions === 1, CLI_START_MS, 'subscriber connected')
   subscribe.child.kill('SIGINT')
-  assert.equal(await finished(subscribe, 5000), 0)
+  assert.equal(await cliExit(subscribe, 5000), 0)
 })
 
 test('ssehub subscribe exits 1 with the hub error when the hub refuses the stream', async (t) => {
   const hub = await startHub()
   t.after(() => hub.close())
   const subscribe = run(['subscribe', '--url', hub.url.href, 'bad*channel'])
-  killOnExit(t, subscribe)
-  assert.equal(await finished(subscribe), 1)
+  t.after(() => subscribe.kill('SIGKILL'))
+  assert.equal(await cliExit(subscribe), 1)
   assert.match(subscribe.stderr, /400 SSE_ERR_CHANNEL_INVALID \(field channel\)/)
 })
 
@@ -272,20 +226,20 @@ test('ssehub publish exits 1 with the hub error on stderr, and 2 for bad usage',
   const hub = await startHub()
   t.after(() => hub.close())
   const refused = run(['publish', '--url', hub.url.href, '--channel', 'ssehub.x', 'data'])
-  assert.equal(await finished(refused), 1)
+  assert.equal(await cliExit(refused), 1)
   assert.match(refused.stderr, /400 SSE_ERR_CHANNEL_RESERVED \(field channel\)/)
   assert.equal(refused.stdout, '')
   const badJson = run(['publish', '--url', hub.url.href, '--json', '{nope'])
-  assert.equal(await finished(badJson), 2)
+  assert.equal(await cliExit(badJson), 2)
   assert.match(badJson.stderr, /--json/)
   const noData = run(['publish', '--url', hub.url.href])
-  assert.equal(await finished(noData), 2)
+  assert.equal(await cliExit(noData), 2)
   assert.match(noData.stderr, /missing <data>/)
   const badRetry = run(['publish', '--url', hub.url.href, '--retry', 'soon', 'x'])
-  assert.equal(await finished(badRetry), 2)
+  assert.equal(await cliExit(badRetry), 2)
   assert.match(badRetry.stderr, /--retry "soon"/)
   const port = await freePort()
   const unreachable = run(['publish', '--url', `http://127.0.0.1:${port}`, 'x'])
-  assert.equal(await finished(unreachable), 1)
+  assert.equal(await cliExit(unreachable), 1)
   assert.match(unreachable.stderr, /cannot reach .*ECONNREFUSED/)
 })

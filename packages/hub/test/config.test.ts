@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -9,6 +11,7 @@ import {
   DEFAULT_RETRY_MS,
 } from '@ssehub/core'
 import { createHubServer, HubError, resolveServeConfig } from 'ssehub'
+import { defaultListenBacklog } from '../src/defaults.js'
 import { REDIS_OPTIONS } from '../src/redis-options.js'
 import { SECURITY_OPTIONS } from '../src/security-options.js'
 
@@ -18,6 +21,24 @@ const SECURITY_DEFAULTS = Object.fromEntries(
 )
 /** The Redis options' defaults: \`redis-options.test.ts\` checks each of them. */
 const REDIS_DEFAULTS = Object.fromEntries(REDIS_OPTIONS.map((option) => [option.key, option.defaultValue]))
+/** The documented defaults of the options the first two tests set no variable for. */
+const UNSET_DEFAULTS = {
+  tlsCert: false,
+  tlsKey: false,
+  adminToken: undefined,
+  presenceEvents: false,
+  drainMs: 10_000,
+  maxStreamMs: false,
+  maxStreamJitterMs: undefined,
+  metrics: true,
+  metricsToken: false,
+  metricsTopChannels: 50,
+  logLevel: 'info',
+  logFormat: 'auto',
+  ...SECURITY_DEFAULTS,
+  ...REDIS_DEFAULTS,
+  workers: 1,
+}
 
 function rejects(args: string[], env: Record<string, string>, code: string, pattern: RegExp): void {
   assert.throws(
@@ -46,10 +67,7 @@ test('uses the documented defaults when nothing is given', () => {
     maxQueueEvents: DEFAULT_MAX_QUEUE_EVENTS,
     corsOrigins: [],
     demo: true,
-    tlsCert: false,
-    tlsKey: false,
-    ...SECURITY_DEFAULTS,
-    ...REDIS_DEFAULTS,
+    ...UNSET_DEFAULTS,
   })
 })
 
@@ -80,10 +98,7 @@ test('takes flags over SSEHUB_ environment variables over defaults', () => {
     maxQueueEvents: 10,
     corsOrigins: ['https://a.example', 'http://localhost:3000'],
     demo: false,
-    tlsCert: false,
-    tlsKey: false,
-    ...SECURITY_DEFAULTS,
-    ...REDIS_DEFAULTS,
+    ...UNSET_DEFAULTS,
   })
   const flags = resolveServeConfig(
     [
@@ -149,10 +164,33 @@ test('validates programmatic options when the server is created, before listenin
     [{ maxBodyBytes: 0 }, /maxBodyBytes/],
     [{ maxBatchEvents: 1.5 }, /maxBatchEvents/],
     [{ corsOrigins: ['https://x.example/path'] }, /corsOrigins/],
+    [{ listenBacklog: 0 }, /listenBacklog/],
   ]
   for (const [options, pattern] of cases) {
     assert.throws(() => createHubServer(options), pattern, JSON.stringify(options))
   }
   assert.throws(() => createHubServer({ heartbeatMs: -5 }), /heartbeatMs/)
   assert.throws(() => createHubServer({ historyLimit: -1 }), /historyLimit/)
+})
+
+test('listens with the kernel maximum backlog by default (Linux), or the one given', async () => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  assert.equal(defaultListenBacklog(), somaxconn)
+  // ss shows a listening socket's backlog in its Send-Q column.
+  const backlogOf = (port: string): number => {
+    const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim()
+    return Number(line.split(/\s+/)[2])
+  }
+  for (const [options, expected] of [
+    [{}, somaxconn],
+    [{ listenBacklog: 100 }, 100],
+  ] as const) {
+    const server = createHubServer({ port: 0, demo: false, ...options })
+    const url = await server.listen()
+    try {
+      assert.equal(backlogOf(url.port), expected)
+    } finally {
+      await server.close()
+    }
+  }
 })

@@ -106,7 +106,7 @@ test('reports health with the broker state and the number of open streams', asyn
   t.after(() => hub.close())
   const empty = await answer(await request(hub.at('healthz')))
   assert.equal(empty.status, 200)
-  assert.deepEqual(empty.body, { status: 'ok', broker: 'ready', sessions: 0 })
+  assert.deepEqual(empty.body, { status: 'ok', broker: 'ready', sessions: 0, draining: false })
   const stream = await openSse(hub.at('events'))
   t.after(() => stream.close())
   await waitFor(() => hub.hub.stats().sessions === 1, 2000, 'one session')
@@ -114,6 +114,7 @@ test('reports health with the broker state and the number of open streams', asyn
     status: 'ok',
     broker: 'ready',
     sessions: 1,
+    draining: false,
   })
   const head = await request(hub.at('healthz'), { method: 'HEAD' })
   assert.equal(head.status, 200)

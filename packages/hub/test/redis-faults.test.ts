@@ -1,8 +1,8 @@
 /**
  * `ssehub serve --redis` under Redis faults, each ending in the behaviour docs/hub-api.md
  * documents: while Redis is unreachable publishing answers 503 within --broker-timeout-ms,
- * /healthz answers 503, new streams are refused with 503 and open streams stay open with
- * heartbeats; after recovery every stream receives what is published, in order; after data loss,
+ * /readyz answers 503 (/healthz stays 200), new streams are refused with 503 and open streams
+ * stay open with heartbeats; after recovery every stream receives what is published, in order; after data loss,
  * an in-band ssehub.reset first.
  */
 import assert from 'node:assert/strict'
@@ -18,7 +18,7 @@ import {
   waitFor,
   withTimeout,
 } from '@ssehub/testkit'
-import { type HubProcess, health, publishTo, startHubProcess, waitForHealth } from './redis-hubs.js'
+import { type HubProcess, health, publishTo, startHubProcess, waitForReadiness } from './redis-hubs.js'
 
 const skip = redisSkip('binary')
 const TIMEOUT_MS = 500
@@ -66,8 +66,11 @@ describe('ssehub serve --redis under Redis faults', { skip }, () => {
     assert.equal(refused.status, 503)
     assert.equal(refused.body.error.code, 'SSE_ERR_BROKER_UNAVAILABLE')
     assert.ok(refused.ms <= TIMEOUT_MS + SLACK_MS, `answered after ${Math.round(refused.ms)} ms`)
-    await waitForHealth(hub, 503, 5000)
-    assert.equal((await health(hub)).body.broker, 'degraded')
+    await waitForReadiness(hub, 503, 5000)
+    assert.equal((await health(hub, 'readyz')).body.broker, 'degraded')
+    const alive = await health(hub)
+    assert.equal(alive.status, 200, 'liveness holds: restarting the hub would not bring Redis back')
+    assert.equal(alive.body.broker, 'degraded')
     const newStream = await fetch(hub.at(`events?channel=${channel}`), { signal: AbortSignal.timeout(3000) })
     assert.equal(newStream.status, 503, 'a new stream is refused before it starts')
     assert.equal(
@@ -92,7 +95,7 @@ describe('ssehub serve --redis under Redis faults', { skip }, () => {
     await redis.stop('SIGKILL')
     await expectOutage(hub, stream, 'crash')
     await redis.restart({ keepData: true })
-    await waitForHealth(hub, 200, 10_000)
+    await waitForReadiness(hub, 200, 10_000)
 
     await publishAll(hub, 'crash', ['after-0', 'after-1', 'after-2'])
     await stream.waitForEvents(6)
@@ -115,7 +118,7 @@ describe('ssehub serve --redis under Redis faults', { skip }, () => {
     await redis.stop('SIGKILL')
     await expectOutage(hub, stream, 'loss')
     await redis.restart({ keepData: false })
-    await waitForHealth(hub, 200, 10_000)
+    await waitForReadiness(hub, 200, 10_000)
 
     await publishAll(hub, 'loss', ['new-0', 'new-1', 'new-2'])
     await waitFor(() => datasOf(stream).length >= 5, 5000, 'events after recovery')
@@ -142,7 +145,7 @@ describe('ssehub serve --redis under Redis faults', { skip }, () => {
     proxy.pause()
     await expectOutage(hub, stream, 'stall')
     proxy.resume()
-    await waitForHealth(hub, 200, 10_000)
+    await waitForReadiness(hub, 200, 10_000)
 
     await publishAll(hub, 'stall', ['after-0', 'after-1', 'after-2'])
     await waitFor(() => datasOf(stream).includes('after-2'), 5000, 'events after the stall')

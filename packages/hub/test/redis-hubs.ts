@@ -2,14 +2,9 @@
  * Hub processes for the Redis tests: `ssehub serve --redis ...` spawned as separate OS processes
  * (the CLI from its TypeScript sources), killed with `kill -9` or stopped with SIGTERM.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { sleep, waitFor, withTimeout } from '@ssehub/testkit'
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const CLI = 'packages/hub/src/cli.ts'
-/** tsx compiles on first start; a cold start takes a few seconds on a busy machine. */
-export const START_MS = 20_000
+import { CLI_START_MS as START_MS, spawnCli } from './helpers.js'
 
 /** One `ssehub serve` process. */
 export interface HubProcess {
@@ -36,25 +31,29 @@ function hubEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra }
 }
 
+/**
+ * What a hub logged, one message per line: `ssehub serve` logs JSON lines (`{"msg": ...}`), whose
+ * quotes are escaped; a line that is not JSON is kept as it is.
+ */
+export function logMessages(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((line) => {
+      try {
+        const entry: unknown = JSON.parse(line)
+        const msg = (entry as { msg?: unknown } | null)?.msg
+        return typeof msg === 'string' ? msg : line
+      } catch {
+        return line
+      }
+    })
+    .join('\n')
+}
+
 /** Spawns `ssehub <args>` and returns at once (the process may still be starting). */
 export function runCli(args: readonly string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@ssehub/source', CLI, ...args], {
-    cwd: ROOT,
-    env: hubEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk
-  })
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  )
-  return { child, stdout: () => stdout, stderr: () => stderr, exited }
+  const cli = spawnCli(args, { baseEnv: hubEnv(env) })
+  return { child: cli.child, stdout: () => cli.stdout, stderr: () => cli.stderr, exited: cli.exited }
 }
 
 /**
@@ -86,7 +85,8 @@ export async function startHubProcess(
     ...run,
     url,
     at: (path) => new URL(path, url).href,
-    waitForLog: (pattern, ms = 10_000) => waitFor(() => pattern.test(run.stderr()), ms, `log ${pattern}`),
+    waitForLog: (pattern, ms = 10_000) =>
+      waitFor(() => pattern.test(logMessages(run.stderr())), ms, `log ${pattern}`),
     async kill() {
       if (alive()) run.child.kill('SIGKILL')
       await withTimeout(run.exited, 5000, 'kill -9 of a hub')
@@ -125,27 +125,30 @@ export async function publishTo(
   }
 }
 
-/** `GET /healthz`: status and body. */
-// biome-ignore lint/suspicious/noExplicitAny: tests read answers of several shapes
-export async function health(hub: HubProcess): Promise<{ status: number; body: any }> {
+/** `GET /healthz` (liveness) or `GET /readyz` (readiness): status and body. */
+export async function health(
+  hub: HubProcess,
+  path: 'healthz' | 'readyz' = 'healthz',
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers of several shapes
+): Promise<{ status: number; body: any }> {
   const response = await withTimeout(
-    fetch(hub.at('healthz'), { signal: AbortSignal.timeout(3000) }),
+    fetch(hub.at(path), { signal: AbortSignal.timeout(3000) }),
     3100,
-    'GET /healthz',
+    `GET /${path}`,
   )
   return {
     status: response.status,
-    body: JSON.parse(await withTimeout(response.text(), 3000, 'healthz body')),
+    body: JSON.parse(await withTimeout(response.text(), 3000, `${path} body`)),
   }
 }
 
-/** Polls `/healthz` until it answers `status`, failing after `ms`. */
-export async function waitForHealth(hub: HubProcess, status: number, ms = 10_000): Promise<void> {
+/** Polls `/readyz` until it answers `status`, failing after `ms`. */
+export async function waitForReadiness(hub: HubProcess, status: number, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
-    const answer = await health(hub).catch(() => undefined)
+    const answer = await health(hub, 'readyz').catch(() => undefined)
     if (answer?.status === status) return
-    if (Date.now() > deadline) throw new Error(`/healthz did not answer ${status} within ${ms} ms`)
+    if (Date.now() > deadline) throw new Error(`/readyz did not answer ${status} within ${ms} ms`)
     await sleep(50)
   }
 }

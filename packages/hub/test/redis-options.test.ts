@@ -167,7 +167,7 @@ describe('parseFlaskSseMessage', () => {
   })
 })
 
-test('a hub whose broker is degraded refuses new streams with 503 and Retry-After, and /healthz answers 503', async (t) => {
+test('a hub whose broker is degraded refuses new streams with 503 and Retry-After, and /readyz answers 503 while /healthz stays 200', async (t) => {
   class DownBroker extends MemoryBroker {
     down = true
     override state() {
@@ -184,12 +184,15 @@ test('a hub whose broker is degraded refuses new streams with 503 and Retry-Afte
   assert.equal(refused.status, 503)
   assert.equal(refused.headers.get('retry-after'), '2')
   assert.equal((await answer(refused)).body.error.code, 'SSE_ERR_BROKER_UNAVAILABLE')
+  const readyz = await answer(await request(hub.at('readyz')))
+  assert.equal(readyz.status, 503)
+  assert.deepEqual(readyz.body, { status: 'unready', broker: 'degraded', draining: false, sessions: 0 })
   const healthz = await answer(await request(hub.at('healthz')))
-  assert.equal(healthz.status, 503)
+  assert.equal(healthz.status, 200, 'alive: restarting the process would not bring the broker back')
   assert.equal(healthz.body.broker, 'degraded')
   broker.down = false
   assert.equal((await request(hub.at('events?channel=a'), { method: 'HEAD' })).status, 200)
-  assert.equal((await answer(await request(hub.at('healthz')))).status, 200)
+  assert.equal((await answer(await request(hub.at('readyz')))).status, 200)
 })
 
 test('ssehub serve exits 1 with a clear message when Redis cannot be reached at start-up, and never listens', async (t) => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
-import { connect } from 'node:net'
 import { test } from 'node:test'
 import { sleep, waitFor, withTimeout } from '@ssehub/testkit'
-import { startHub } from './helpers.js'
+import { floodUntilDropped, openStalledStream, startHub } from './helpers.js'
 
 function connections(server: import('node:http').Server): Promise<number> {
   return new Promise((resolve, reject) =>
@@ -13,33 +12,9 @@ function connections(server: import('node:http').Server): Promise<number> {
 test('disconnects a client that never reads, keeping the hub memory bounded', async (t) => {
   const hub = await startHub({ maxQueueBytes: 256 * 1024, maxQueueEvents: 100, historyLimit: 5 })
   t.after(() => hub.close())
-  const socket = connect(Number(hub.url.port), '127.0.0.1')
-  t.after(() => socket.destroy())
-  socket.on('error', () => {})
-  await withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 2000, 'connect')
-  socket.write(
-    `GET /events?channel=flood HTTP/1.1\r\nHost: ${hub.url.host}\r\nAccept: text/event-stream\r\n\r\n`,
-  )
-  // Never read: the kernel buffers fill, then the server's write() reports backpressure.
-  socket.pause()
-  await waitFor(() => hub.hub.subscriberCount('flood') === 1, 2000, 'subscribed')
-
-  const chunk = 'x'.repeat(64 * 1024)
+  await openStalledStream(t, hub, 'flood')
   const before = process.memoryUsage().rss
-  let published = 0
-  await withTimeout(
-    (async () => {
-      while (hub.hub.stats().sessions > 0) {
-        await hub.hub.publish('flood', chunk)
-        published++
-        // Yield, so that the socket drains into the kernel buffers until they are full too.
-        await sleep(0)
-        assert.ok(published < 20_000, 'the session was never disconnected')
-      }
-    })(),
-    20_000,
-    'overflow disconnect',
-  )
+  const published = await floodUntilDropped(hub, 'flood', 'x'.repeat(64 * 1024))
   // The server side of the connection is gone too, not left holding buffered output.
   await waitFor(() => hub.hub.stats().routes === 0, 2000, 'routes released')
   const open = await withTimeout(
@@ -64,11 +39,7 @@ test('disconnects a client that never reads, keeping the hub memory bounded', as
 test('keeps serving fast readers while a slow one is disconnected', async (t) => {
   const hub = await startHub({ maxQueueBytes: 128 * 1024, maxQueueEvents: 50 })
   t.after(() => hub.close())
-  const slow = connect(Number(hub.url.port), '127.0.0.1')
-  t.after(() => slow.destroy())
-  slow.on('error', () => {})
-  slow.write(`GET /events?channel=mixed HTTP/1.1\r\nHost: ${hub.url.host}\r\n\r\n`)
-  slow.pause()
+  await openStalledStream(t, hub, 'mixed')
   const fast = await fetch(hub.at('events?channel=mixed'))
   assert.ok(fast.body)
   await waitFor(() => hub.hub.subscriberCount('mixed') === 2, 2000, 'two subscribers')

@@ -278,7 +278,7 @@ test('ends open streams when the server closes', async (t) => {
   assert.equal(hub.server.listening, false)
 })
 
-test('answers 503 on every route once the hub is closed', async (t) => {
+test('answers 503 on every route but liveness once the hub is closed', async (t) => {
   const hub = await startHub()
   t.after(() => hub.close())
   await hub.hub.close()
@@ -289,6 +289,9 @@ test('answers 503 on every route once the hub is closed', async (t) => {
   assert.equal(published.status, 503)
   assert.equal(published.body.error.code, 'SSE_ERR_HUB_CLOSED')
   const health = await request(hub.at('healthz'))
-  assert.equal(health.status, 503)
-  assert.deepEqual(await health.json(), { status: 'unavailable', broker: 'closed', sessions: 0 })
+  assert.equal(health.status, 200, 'the process is alive')
+  assert.deepEqual(await health.json(), { status: 'ok', broker: 'closed', sessions: 0, draining: true })
+  const ready = await request(hub.at('readyz'))
+  assert.equal(ready.status, 503)
+  assert.deepEqual(await ready.json(), { status: 'unready', broker: 'closed', draining: true, sessions: 0 })
 })

@@ -432,7 +432,7 @@ describe('createSseHandler on node:http', () => {
     slowloris.on('error', () => {})
     slowloris.write('GET / HTTP/1.1\r\nhost: x\r\n')
     await sessions(hub, 1)
-    await waitFor(() => slowlorisClosed, 3000, 'the server to cut the unfinished request')
+    await waitFor(() => slowlorisClosed, 10_000, 'the server to cut the unfinished request')
     await sleep(2200 - (Date.now() - opened))
     assert.equal(client.closed, false)
     await withTimeout(hub.publish('quiet', 'still here'), 1000, 'publish')

@@ -4,6 +4,7 @@ export { browserRequired, browserSkipReason, CHROMIUM_ARGS, chromiumPath, launch
 export { sleep, waitFor, withTimeout } from './deadline.js'
 export { MemorySink } from './memory-sink.js'
 export { freePort } from './ports.js'
+export { type ExitBackstop, killOnExit, which } from './processes.js'
 export {
   deleteKeys,
   REDIS_CLI,

@@ -5,28 +5,14 @@
  * the keys of the prefixes a test created).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import type { RedisClientOptions } from 'redis'
 import { sleep, withTimeout } from './deadline.js'
 import { freePort } from './ports.js'
-
-/** Looks a binary up on PATH without spawning anything (this module is loaded by every test file). */
-function which(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue
-    const path = join(dir, binary)
-    try {
-      accessSync(path, constants.X_OK)
-      if (statSync(path).isFile()) return path
-    } catch {
-      // not here
-    }
-  }
-  return undefined
-}
+import { killOnExit, which } from './processes.js'
 
 /**
  * node-redis, loaded on first use: only tests that talk to Redis pay for it, and packages whose
@@ -72,16 +58,9 @@ export function redisSkip(need: 'cluster' | 'binary' | 'redis'): string | false 
   return reason
 }
 
-const spawned = new Set<ChildProcess>()
-let backstop = false
 /** A backstop for crashes: never leave a redis-server behind. Registered with the first spawn. */
+const spawned = killOnExit<ChildProcess>((running) => running.kill('SIGKILL'))
 function track(child: ChildProcess): void {
-  if (!backstop) {
-    backstop = true
-    process.on('exit', () => {
-      for (const running of spawned) running.kill('SIGKILL')
-    })
-  }
   spawned.add(child)
   child.once('exit', () => spawned.delete(child))
 }

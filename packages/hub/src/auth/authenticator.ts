@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { BrokerEvent } from '@ssehub/core'
+import { PRESENCE_CHANNEL_PREFIX } from '../defaults.js'
 import { HubError } from '../errors.js'
 import { Grants } from './grants.js'
 import { findToken, type TokenLookup, type TokenSource } from './request-token.js'
@@ -76,8 +77,12 @@ export class Authenticator {
     }
   }
 
-  /** True when `channel` is private by its name. */
+  /**
+   * True when `channel` is private by its name: under the private prefix, or, when tokens are
+   * verified, a presence channel (`ssehub.presence/...`: its events name token subjects).
+   */
   isPrivateChannel(channel: string): boolean {
+    if (this.keyed && channel.startsWith(PRESENCE_CHANNEL_PREFIX)) return true
     return this.#privatePrefix !== undefined && channel.startsWith(this.#privatePrefix)
   }
 

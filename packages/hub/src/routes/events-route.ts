@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import { DEFAULT_CHANNEL, type Hub, isPattern, isSseError, SseError, validateSelectors } from '@ssehub/core'
 import { sseHeaders } from '@ssehub/core/wire'
-import { serveSse as serveHttp2Sse } from '@ssehub/server/http2'
-import { lastEventIdOf, serveSse } from '@ssehub/server/node'
+import { lastEventIdOf } from '@ssehub/server/node'
 import { isHubError } from '../errors.js'
+import { addressKey } from '../limits/client-address.js'
 import type { StreamSlot } from '../limits/connection-limiter.js'
 import { refusalHeaders } from '../refusal.js'
 import { sendError } from '../respond.js'
 import type { Security } from '../security.js'
+import { serveEventStream } from './serve-stream.js'
 import { statusOf } from './status.js'
 
 /** Settings of {@link createEventsRoute}. */
@@ -52,7 +52,9 @@ export function createEventsRoute(
     let slot: StreamSlot | undefined
     try {
       if (hub.closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
-      slot = security.connections.acquire(security.addressOf(req))
+      // The address string is the socket's (its cached peer name): the slot keeps no copy of its own.
+      const address = security.clientAddressOf(req)
+      slot = security.connections.acquire(addressKey(address), address)
       const url = requestUrl(req)
       const principal = await authenticator.authenticate(req, url)
       authenticator.require(principal, 'subscribe')
@@ -73,23 +75,16 @@ export function createEventsRoute(
         res.writeHead(200, sseHeaders({ http2: req.httpVersionMajor >= 2 })).end()
         return
       }
-      const claimed = slot
       const stream = {
         channels,
         lastEventId: lastEventIdOf(req, url) ?? '',
         canRead: authenticator.readFilter(principal, channels),
         expiresAt: principal?.expiresAt,
-        onClose: () => claimed.release(),
+        // The slot is the session's info (address, subject): the limiter's observer releases it
+        // when the session closes, so the stream needs no `onClose` closure (issue 7).
+        info: slot,
       }
-      const compat = req as unknown
-      if (compat instanceof Http2ServerRequest) {
-        // HTTP/2 (compatibility API): stream on the HTTP/2 stream itself, keeping the headers
-        // already set on the response (CORS).
-        const headers = (res as unknown as Http2ServerResponse).getHeaders()
-        serveHttp2Sse(hub, compat.stream, compat.headers, { ...stream, headers })
-      } else {
-        serveSse(hub, req, res, stream)
-      }
+      serveEventStream(hub, req, res, stream)
     } catch (error) {
       slot?.release()
       answer(res, error, onError)

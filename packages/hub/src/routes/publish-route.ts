@@ -101,7 +101,9 @@ export function createPublishRoute(
    * Referer vouches for the page), and one unit of the publish rate.
    */
   const admit = async (req: IncomingMessage): Promise<Principal | undefined> => {
-    const principal = await authenticator.authenticate(req, requestUrl(req))
+    // Without a key there is no token to find: skip parsing the URL (2.6% of a publish's CPU in
+    // the S3 profile of issue 7).
+    const principal = authenticator.keyed ? await authenticator.authenticate(req, requestUrl(req)) : undefined
     authenticator.require(principal, 'publish')
     if (principal?.source === 'cookie') {
       const origin = claimedOrigin(req)

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type ConnectOptions, type Hub, isSseError, type Session, SseError } from '@ssehub/core'
-import { sseHeaders } from '@ssehub/core/wire'
+import { type ConnectOptions, type Hub, isSseError, type Session } from '@ssehub/core'
 import { errorAnswer } from '../fetch/error-answer.js'
 import {
   pumpEvents,
@@ -9,8 +8,8 @@ import {
   type StreamEventsOptions,
   type StreamSource,
 } from '../fetch/event-pump.js'
-import { defaultChannels } from '../node/create-sse-handler.js'
-import { lastEventIdOf, requestUrl } from '../node/last-event-id-of.js'
+import { startStream } from '../node/create-sse-handler.js'
+import { lastEventIdOf } from '../node/last-event-id-of.js'
 import { validateHeaders } from '../node/node-sink.js'
 import { ExpressSink } from './express-sink.js'
 
@@ -190,18 +189,7 @@ export function createSseHandler(hub: Hub, options: SseHandlerOptions = {}): Sse
   validateHeaders(headers)
   return (req, res, next) => {
     try {
-      const url = requestUrl(req)
-      const channels = pick === undefined ? defaultChannels(url) : pick(req, url)
-      if (req.method === 'HEAD') {
-        if (hub.closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
-        res.writeHead(200, { ...sseHeaders(), ...headers }).end()
-        return
-      }
-      serveSse(hub, req, res, {
-        channels,
-        lastEventId: lastEventIdOf(req, url) ?? '',
-        ...(headers === undefined ? {} : { headers }),
-      })
+      startStream(hub, req, res, pick, headers, serveSse)
     } catch (error) {
       if (!isSseError(error) || res.headersSent) {
         next(error)

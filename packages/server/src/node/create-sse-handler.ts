@@ -67,23 +67,44 @@ export function createSseHandler(
   validateHeaders(headers)
   return (req, res) => {
     try {
-      const url = requestUrl(req)
-      const channels = pick === undefined ? defaultChannels(url) : pick(req, url)
-      if (req.method === 'HEAD') {
-        if (hub.closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
-        // A HEAD response has no body: subscribing would only hold the connection open.
-        res.writeHead(200, { ...sseHeaders(), ...headers }).end()
-        return
-      }
-      serveSse(hub, req, res, {
-        channels,
-        lastEventId: lastEventIdOf(req, url) ?? '',
-        ...(headers === undefined ? {} : { headers }),
-      })
+      startStream(hub, req, res, pick, headers, serveSse)
     } catch (error) {
       answerError(res, error, onError)
     }
   }
+}
+
+/**
+ * @internal What every `createSseHandler` does with a request (node and Express): pick its
+ * channels, answer `HEAD` with the stream's head only, or hand the request to `serve`. Throws
+ * (an `SseError` before anything is written) for the caller to answer.
+ */
+export function startStream<Req extends IncomingMessage, Res extends ServerResponse>(
+  hub: Hub,
+  req: Req,
+  res: Res,
+  pick: ((req: Req, url: URL) => readonly string[]) | undefined,
+  headers: Record<string, string> | undefined,
+  serve: (
+    hub: Hub,
+    req: Req,
+    res: Res,
+    options: { channels: readonly string[]; lastEventId: string; headers?: Record<string, string> },
+  ) => unknown,
+): void {
+  const url = requestUrl(req)
+  const channels = pick === undefined ? defaultChannels(url) : pick(req, url)
+  if (req.method === 'HEAD') {
+    if (hub.closed) throw new SseError('SSE_ERR_HUB_CLOSED', 'the hub is closed')
+    // A HEAD response has no body: subscribing would only hold the connection open.
+    res.writeHead(200, { ...sseHeaders(), ...headers }).end()
+    return
+  }
+  serve(hub, req, res, {
+    channels,
+    lastEventId: lastEventIdOf(req, url) ?? '',
+    ...(headers === undefined ? {} : { headers }),
+  })
 }
 
 /** The channels named by `?channel=` parameters, or the default channel. @internal */

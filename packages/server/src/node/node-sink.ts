@@ -41,8 +41,9 @@ export interface NodeSink extends Sink {
 /**
  * Sink over a `ServerResponse`. Writes go straight to `res.write` (one call per chunk, no
  * buffering of our own); the only promise is the one a backpressure episode waits on.
+ * @internal
  */
-class NodeResponseSink implements NodeSink {
+export class NodeResponseSink implements NodeSink {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #headers: Record<string, string> | undefined
@@ -134,6 +135,12 @@ class NodeResponseSink implements NodeSink {
     const res = this.#res
     if (!res.writableEnded && !res.destroyed) res.end()
     this.#finish()
+  }
+
+  /** Drops the connection at once (a client that fell a whole queue behind). */
+  destroy(): void {
+    this.#res.destroy()
+    this.#onClose()
   }
 
   readonly #onClose = (): void => {

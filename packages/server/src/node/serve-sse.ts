@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ConnectOptions, Hub, Session } from '@ssehub/core'
 import { lastEventIdOf } from './last-event-id-of.js'
-import { createNodeSink } from './node-sink.js'
+import { NodeResponseSink, validateHeaders } from './node-sink.js'
+import { SocketSink } from './socket-sink.js'
 
 /**
  * Options of {@link serveSse}: those of `hub.connect`, plus response headers.
@@ -65,20 +66,31 @@ export function serveSse(
   res: ServerResponse,
   options: ServeSseOptions,
 ): Session {
-  const sink = createNodeSink(req, res, options.headers === undefined ? {} : { headers: options.headers })
+  const headers = options.headers
+  // HTTP/1.x: the coalescing sink that takes the socket over after the head (issue 7); HTTP/2
+  // compatibility responses keep the response sink.
+  validateHeaders(headers)
+  const sink: SocketSink | NodeResponseSink =
+    req.httpVersionMajor === 1 ? new SocketSink(req, res, headers) : new NodeResponseSink(req, res, headers)
   const onClose = options.onClose
   const session = hub.connect(sink, {
     channels: options.channels,
     lastEventId: options.lastEventId ?? lastEventIdOf(req),
     canRead: options.canRead,
     expiresAt: options.expiresAt,
-    onClose: (reason) => {
-      // A client that fell a whole queue behind is not reading: ending the response politely would
-      // keep its socket, and the output stuck in it, for as long as the client holds it open (no
-      // timeout applies to a stream). Drop it; it resumes from its Last-Event-ID.
-      if (reason === 'overflow') res.destroy()
-      onClose?.(reason)
-    },
+    info: options.info,
+    // A client that fell a whole queue behind is not reading: ending the response politely would
+    // keep its socket, and the output stuck in it, for as long as the client holds it open (no
+    // timeout applies to a stream). Drop it; it resumes from its Last-Event-ID. The socket sink
+    // does so itself when the session closes it with 'overflow' (no closure per stream, issue 7).
+    onClose:
+      sink instanceof SocketSink
+        ? onClose
+        : (reason) => {
+            // (No reference to `req` or `res` here: this closure lives as long as the session.)
+            if (reason === 'overflow') sink.destroy()
+            onClose?.(reason)
+          },
   })
   sink.open()
   return session
