@@ -68,7 +68,11 @@ export interface HubObserver {
   closed?(session: Session, reason: CloseReason): void
   /** An event published through {@link Hub.publish} on this hub was stored by the broker. */
   published?(event: BrokerEvent): void
-  /** One live event was routed to `sessions` sessions on this hub (through one channel or pattern). */
+  /**
+   * One live event was handed to `sessions` sessions on this hub through one channel or pattern
+   * (called once per matching selector): a session whose selectors match the event several
+   * times is counted once, so the calls for one event sum to the sessions that received it.
+   */
   delivered?(event: BrokerEvent, sessions: number): void
   /** A session's replay completed with `events` events sent (0 when it was reset instead). */
   replayed?(session: Session, events: number): void
@@ -440,8 +444,10 @@ export class Hub {
         [selector],
         (event) => {
           const bytes = this.#bytesOf(event)
-          for (const session of sessions) session.deliver(event, bytes)
-          this.#observer?.delivered?.(event, sessions.size)
+          let taken = 0
+          for (const session of sessions) if (session.deliver(event, bytes)) taken++
+          // A session on several matching selectors takes the event through the first only.
+          if (taken > 0) this.#observer?.delivered?.(event, taken)
         },
         (gap) => {
           for (const session of sessions) session.gap(gap)

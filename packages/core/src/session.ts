@@ -320,26 +320,32 @@ export class Session {
 
   /**
    * @internal Called by the hub for every live event routed to this session, with the event's
-   * shared encoded bytes (looked up again when omitted).
+   * shared encoded bytes (looked up again when omitted). Answers whether the event was new to
+   * the session (sent, skipped as hidden, or held behind the replay), false for one it already
+   * took through another of its selectors, or when closed.
    */
-  deliver(event: BrokerEvent, bytes?: Uint8Array): void {
-    if (this.#closed !== undefined) return
+  deliver(event: BrokerEvent, bytes?: Uint8Array): boolean {
+    if (this.#closed !== undefined) return false
     if ((this.#flags & REPLAYING) !== 0) {
       this.#replay ??= replayBuffer()
       const replay = this.#replay
+      // An event matching several of the session's selectors comes once per selector, one
+      // right after the other (brokers hand an event to every subscription before the next):
+      // it waits once, and counts once against the queue's bounds.
+      if (event === replay.hidden || event === replay.events.at(-1)) return false
       // A hidden event need not wait: skipping it now saves the queue, and the replay's head
       // (or the next readable event) moves the position past it anyway.
       if (this.#canRead !== undefined && !this.#canRead(event)) {
         replay.hidden = event
-        return
+        return true
       }
       replay.bytes += (bytes ?? this.#host.bytesOf(event)).byteLength
       if (replay.events.length >= this.#host.maxQueueEvents || replay.bytes > this.#host.maxQueueBytes) {
         this.#end('overflow')
-      } else {
-        replay.events.push(event)
+        return false
       }
-      return
+      replay.events.push(event)
+      return true
     }
     if (event.epoch !== this.#epoch) {
       // The broker lost its history and started a new log: say so in-band, then go on.
@@ -350,20 +356,22 @@ export class Session {
       this.#epoch = event.epoch
       this.#lastSeq = 0
     }
-    this.#sendEvent(event, bytes)
+    return this.#sendEvent(event, bytes)
   }
 
-  #sendEvent(event: BrokerEvent, bytes?: Uint8Array): void {
-    if (event.seq <= this.#lastSeq) return
+  /** Sends `event` unless the session is already past it; whether it was new to the session. */
+  #sendEvent(event: BrokerEvent, bytes?: Uint8Array): boolean {
+    if (event.seq <= this.#lastSeq) return false
     this.#lastSeq = event.seq
     if (this.#canRead !== undefined && !this.#canRead(event)) {
       // Nothing is written for a hidden event, not even a cursor: one per hidden event would
       // tell the client when each was published.
       this.#flags |= HIDDEN_SINCE_SENT
-      return
+      return true
     }
     this.#flags &= ~HIDDEN_SINCE_SENT
     this.#send(bytes ?? this.#host.bytesOf(event))
+    return true
   }
 
   /** The id naming a log position this session writes (see {@link cursorId}). */

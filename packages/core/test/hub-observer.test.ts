@@ -44,6 +44,23 @@ describe('Hub observer', () => {
     assert.equal(log.at(-1), 'closed 2 hub-closed')
   })
 
+  it('counts a session whose channel and pattern both match an event once', async () => {
+    const { log, observer } = recorder()
+    const hub = createHub({ observer, heartbeatMs: false })
+    const both = new MemorySink()
+    const one = new MemorySink()
+    hub.connect(both, { channels: ['news', 'n*'] })
+    hub.connect(one, { channels: ['news'] })
+    await waitFor(() => log.filter((line) => line.startsWith('replayed')).length === 2, 2000, 'replays')
+    await hub.publish('news', 'hello')
+    await waitFor(() => both.events.length === 1 && one.events.length === 1, 2000, 'deliveries')
+    const fanOut = log.filter((line) => line.startsWith('delivered'))
+    // Through 'news' both sessions take it; through 'n*' the first already has it: no call.
+    assert.deepEqual(fanOut, ['delivered 1 to 2'])
+    await hub.close()
+    assert.equal(both.events.length, 1)
+  })
+
   it('reports a replay with its size, and a reset with its reason', async () => {
     const { log, observer } = recorder()
     const broker = new MemoryBroker({ historyLimit: 2 })

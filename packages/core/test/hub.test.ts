@@ -300,6 +300,48 @@ describe('Hub sessions', () => {
     await hub.close()
   })
 
+  it('holds a live event matching two selectors of a replaying session once, and counts it once', async () => {
+    const memory = new MemoryBroker()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const broker: Broker = {
+      publish: (channel, message) => memory.publish(channel, message),
+      subscribe: (selectors, listener) => memory.subscribe(selectors, listener),
+      replay: async (afterId, selectors, limit) => {
+        await gate
+        return memory.replay(afterId, selectors, limit)
+      },
+      state: () => memory.state(),
+      close: () => memory.close(),
+    }
+    let delivered = 0
+    const hub = createHub({
+      broker,
+      maxQueueEvents: 3,
+      heartbeatMs: false,
+      observer: { delivered: (_event, sessions) => (delivered += sessions) },
+    })
+    const resumeFrom = await hub.publish('feed', 'seen')
+    const sink = new MemorySink()
+    let reason: CloseReason | undefined
+    hub.connect(sink, { channels: ['feed', 'f*'], lastEventId: resumeFrom, onClose: (why) => (reason = why) })
+    // Three events fill the queue of three exactly; held once per selector they would overflow it.
+    for (let i = 0; i < 3; i++) await hub.publish('feed', `e${i}`)
+    assert.equal(reason, undefined)
+    assert.equal(delivered, 3)
+    release()
+    await waitFor(() => sink.events.length === 3, 2000, 'the held events')
+    await hub.publish('feed', 'live')
+    await waitFor(() => sink.events.length === 4, 2000, 'the live event')
+    assert.deepEqual(
+      sink.events.map((event) => event.data),
+      ['e0', 'e1', 'e2', 'live'],
+    )
+    assert.equal(delivered, 4)
+    assert.equal(reason, undefined)
+    await hub.close()
+  })
+
   it('leaves no session, route, subscription or timer after 10,000 connect/disconnect cycles', async () => {
     const broker = new MemoryBroker()
     const hub = createHub({ broker, heartbeatMs: 1000 })
