@@ -10,7 +10,7 @@ import {
   parseHubId,
   RESET_EVENT,
 } from '@ssehub/core'
-import { MemorySink, sleep, waitFor, withTimeout } from '@ssehub/testkit'
+import { gatedReplayBroker, MemorySink, sleep, waitFor, withTimeout } from '@ssehub/testkit'
 
 const tick = () => sleep(0)
 const isPublic = (event: BrokerEvent): boolean => event.private !== true
@@ -171,20 +171,7 @@ describe('private events', () => {
   })
 
   it('filters the live events held while a replay runs, without counting hidden ones against the queue', async () => {
-    const memory = new MemoryBroker()
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const broker: Broker = {
-      carriesPrivate: true,
-      publish: (channel, message) => memory.publish(channel, message),
-      subscribe: (selectors, listener) => memory.subscribe(selectors, listener),
-      replay: async (afterId, selectors, limit) => {
-        await gate
-        return memory.replay(afterId, selectors, limit)
-      },
-      state: () => memory.state(),
-      close: () => memory.close(),
-    }
+    const { broker, release } = gatedReplayBroker()
     const hub = createHub({ broker, maxQueueEvents: 10 })
     const start = await hub.publish('feed', 'start')
     const sink = new MemorySink()

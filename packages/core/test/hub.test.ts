@@ -10,7 +10,7 @@ import {
   parseHubId,
   RESET_EVENT,
 } from '@ssehub/core'
-import { MemorySink, sleep, waitFor } from '@ssehub/testkit'
+import { gatedReplayBroker, MemorySink, sleep, waitFor } from '@ssehub/testkit'
 
 const tick = () => sleep(0)
 
@@ -277,19 +277,7 @@ describe('Hub sessions', () => {
   })
 
   it('bounds the live events held during a slow replay by bytes, then disconnects', async () => {
-    const memory = new MemoryBroker()
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const broker: Broker = {
-      publish: (channel, message) => memory.publish(channel, message),
-      subscribe: (selectors, listener) => memory.subscribe(selectors, listener),
-      replay: async (afterId, selectors, limit) => {
-        await gate
-        return memory.replay(afterId, selectors, limit)
-      },
-      state: () => memory.state(),
-      close: () => memory.close(),
-    }
+    const { broker, release } = gatedReplayBroker()
     const hub = createHub({ broker, maxQueueBytes: 20_000 })
     const sink = new MemorySink()
     let reason: CloseReason | undefined
@@ -301,19 +289,7 @@ describe('Hub sessions', () => {
   })
 
   it('holds a live event matching two selectors of a replaying session once, and counts it once', async () => {
-    const memory = new MemoryBroker()
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const broker: Broker = {
-      publish: (channel, message) => memory.publish(channel, message),
-      subscribe: (selectors, listener) => memory.subscribe(selectors, listener),
-      replay: async (afterId, selectors, limit) => {
-        await gate
-        return memory.replay(afterId, selectors, limit)
-      },
-      state: () => memory.state(),
-      close: () => memory.close(),
-    }
+    const { broker, release } = gatedReplayBroker()
     let delivered = 0
     const hub = createHub({
       broker,

@@ -2,6 +2,7 @@ export { type AdapterConformanceOptions, runAdapterConformance } from './adapter
 export { type BrokerConformanceOptions, runBrokerConformance } from './broker-conformance.js'
 export { browserRequired, browserSkipReason, CHROMIUM_ARGS, chromiumPath, launchChromium } from './browser.js'
 export { sleep, waitFor, withTimeout } from './deadline.js'
+export { type GatedReplayBroker, gatedReplayBroker } from './gated-broker.js'
 export { MemorySink } from './memory-sink.js'
 export { freePort } from './ports.js'
 export { type ExitBackstop, killOnExit, which } from './processes.js'
