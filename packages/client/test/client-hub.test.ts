@@ -128,13 +128,15 @@ describe('client against the hub', () => {
   })
 
   test('hub heartbeats keep an idle connection from being taken for stalled', async () => {
-    // Heartbeats every 50 ms; stall after 2 x 60 ms without a byte.
-    const client = open('idle', { heartbeatMs: 60 })
+    // Heartbeats every 50 ms; stall after 2 x 400 ms without a byte. Without heartbeats the
+    // stream would stall at 800 ms, well within the 1.5 s watched; with them a busy test process
+    // would need a 750 ms pause to fake a stall.
+    const client = open('idle', { heartbeatMs: 400 })
     let opens = 0
     const errors: string[] = []
     client.onopen = () => opens++
     client.onerror = (event) => errors.push(event.error.code)
-    await sleep(400)
+    await sleep(1500)
     assert.equal(opens, 1)
     assert.deepEqual(errors, [])
     client.close()
@@ -166,12 +168,15 @@ describe('client against the hub', () => {
       port: 0,
       host: '127.0.0.1',
       retryMs: 20,
-      heartbeatMs: false,
+      heartbeatMs: 50,
       demo: false,
     })
     const quietBase = await quiet.listen()
     try {
-      const client = connect(new URL('/events?channel=quiet', quietBase), { heartbeatMs: 40 })
+      // Stall after 2 x 100 ms of silence. A fixed reconnect delay: on a loaded machine a
+      // reconnect can stall before its first byte, and the backoff would then grow past the
+      // deadline; what is tested is the stall and the resume, not the backoff.
+      const client = connect(new URL('/events?channel=quiet', quietBase), { heartbeatMs: 100, reconnect: 10 })
       clients.push(client)
       const codes: string[] = []
       const messages: string[] = []
