@@ -168,7 +168,7 @@ describe('client against the hub', () => {
       port: 0,
       host: '127.0.0.1',
       retryMs: 20,
-      heartbeatMs: 50,
+      heartbeatMs: false,
       demo: false,
     })
     const quietBase = await quiet.listen()
