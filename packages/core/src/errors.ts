@@ -5,7 +5,7 @@
  */
 export const ERROR_CODES = {
   SSE_ERR_WIRE_INVALID_EVENT: 'The `event` field contains CR, LF or NUL.',
-  SSE_ERR_WIRE_INVALID_ID: 'The `id` field contains CR, LF or NUL.',
+  SSE_ERR_WIRE_INVALID_ID: 'The `id` field contains CR, LF or NUL (a published id: or a lone surrogate).',
   SSE_ERR_WIRE_INVALID_RETRY: 'The `retry` field is not a non-negative safe integer.',
   SSE_ERR_WIRE_INVALID_DATA: 'The `data` field is not a string.',
   SSE_ERR_PARSER_BUFFER_OVERFLOW: 'An unterminated line or event grew past `maxBufferSize`.',

@@ -150,6 +150,8 @@ interface Route {
 const encoder = new TextEncoder()
 // biome-ignore lint/suspicious/noControlCharactersInRegex: CR, LF and NUL are what is rejected
 const LINE_BREAK_OR_NUL = /[\r\n\u0000]/
+/** A UTF-16 half without its pair: UTF-8 cannot carry it, every client would read U+FFFD instead. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -292,6 +294,13 @@ export class Hub {
     if (id !== undefined) {
       if (typeof id !== 'string' || id.length === 0 || LINE_BREAK_OR_NUL.test(id)) {
         throw new SseError('SSE_ERR_WIRE_INVALID_ID', 'id must be a non-empty string without CR, LF or NUL', {
+          field: 'id',
+        })
+      }
+      // Clients see the id as UTF-8 decodes it: with a lone surrogate, two ids unique here would
+      // reach them as one, and a Last-Event-ID naming it would never match it again.
+      if (LONE_SURROGATE.test(id)) {
+        throw new SseError('SSE_ERR_WIRE_INVALID_ID', 'id must be well-formed Unicode (no lone surrogate)', {
           field: 'id',
         })
       }

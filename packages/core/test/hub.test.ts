@@ -438,6 +438,8 @@ describe('Hub validation', () => {
       ['a', 'x', { id: 'a\ndata: x' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
       ['a', 'x', { id: 'a\u0000' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
       ['a', 'x', { id: '' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
+      ['a', 'x', { id: '\ud800' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
+      ['a', 'x', { id: 'x\udfffy' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
       ['a', 'x', { id: 'abcdef.1' }, 'SSE_ERR_ID_RESERVED', 'id'],
       ['a', 'x', { id: 'i'.repeat(129) }, 'SSE_ERR_ID_TOO_LONG', 'id'],
       ['a', 'x', { retry: -1 }, 'SSE_ERR_WIRE_INVALID_RETRY', 'retry'],
@@ -452,6 +454,14 @@ describe('Hub validation', () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     await assert.rejects(hub.publish('a', cyclic), { code: 'SSE_ERR_DATA_INVALID' })
+  })
+
+  it('takes publisher ids with paired surrogates, which clients read back unchanged', async () => {
+    const sink = new MemorySink()
+    hub.connect(sink, { channels: ['emoji'] })
+    await hub.publish('emoji', 'x', { id: 'party-\ud83c\udf89' })
+    await waitFor(() => sink.events.length === 1, 2000, 'the event')
+    assert.equal(sink.events[0]?.lastEventId, 'party-🎉')
   })
 
   it('rejects a duplicate publisher id within history with a coded error', async () => {

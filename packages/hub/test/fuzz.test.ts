@@ -601,7 +601,14 @@ test('20,000 random and adversarial requests: no 5xx, no crash, and the stream h
 
   const expected = lanes.flat()
   const byId = new Map(expected.map((event) => [event.id, event]))
-  assert.equal(byId.size, expected.length, 'every accepted event has its own id')
+  if (byId.size !== expected.length) {
+    const seenIds = new Set<string>()
+    const twice = expected.filter((event) => seenIds.has(event.id) || !seenIds.add(event.id))
+    const ids = new Set(twice.map((event) => event.id))
+    assert.fail(
+      `every accepted event has its own id; shared: ${JSON.stringify(expected.filter((event) => ids.has(event.id)).map((event) => ({ ...event, data: event.data.slice(0, 40) })))}`,
+    )
+  }
   const seen = new Set<string>()
   const perLane: (typeof received)[] = Array.from({ length: LANES }, () => [])
   for (const event of received) {

@@ -187,6 +187,8 @@ test('answers 400 naming the field for each invalid field', async (t) => {
     [{ data: 'x', type: 'ssehub.reset' }, 'SSE_ERR_EVENT_RESERVED', 'event'],
     [{ data: 'x', id: '' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
     [{ data: 'x', id: 'a\u0000b' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
+    // JSON can carry a lone surrogate (\ud800); clients would read it as U+FFFD.
+    [{ data: 'x', id: 'lone-\ud800' }, 'SSE_ERR_WIRE_INVALID_ID', 'id'],
     [{ data: 'x', id: 'abcdef.1' }, 'SSE_ERR_ID_RESERVED', 'id'],
     [{ data: 'x', id: 'i'.repeat(129) }, 'SSE_ERR_ID_TOO_LONG', 'id'],
     [{ data: 'x', retry: -1 }, 'SSE_ERR_WIRE_INVALID_RETRY', 'retry'],
