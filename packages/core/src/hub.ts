@@ -1,4 +1,5 @@
 import type { Broker, BrokerEvent, Subscription } from './broker.js'
+import { Deadlines } from './deadlines.js'
 import {
   DEFAULT_EXPIRY_SWEEP_MS,
   DEFAULT_HEARTBEAT_MS,
@@ -188,11 +189,8 @@ export class Hub {
   readonly #encoded = new WeakMap<BrokerEvent, Uint8Array>()
   readonly #host: SessionHost
   readonly #observer: HubObserver | undefined
-  readonly #expirySweepMs: number
-  /** Sessions with an expiry, bucketed by `ceil(expiresAt / expirySweepMs)`. */
-  readonly #expiring = new Map<number, Set<Session>>()
-  readonly #bucketOf = new Map<Session, number>()
-  #sweep: ReturnType<typeof setInterval> | undefined
+  /** Sessions with an `expiresAt`, ended with `'expired'` by one shared sweep. */
+  readonly #expiring: Deadlines<Session>
   #heartbeat: ReturnType<typeof setInterval> | undefined
   #nextSessionId = 1
   #closed = false
@@ -222,7 +220,8 @@ export class Hub {
     )
     this.#maxIdLength = positiveInteger('maxIdLength', options.maxIdLength ?? DEFAULT_MAX_ID_LENGTH)
     this.#maxDataLength = positiveInteger('maxDataLength', options.maxDataLength ?? DEFAULT_MAX_DATA_LENGTH)
-    this.#expirySweepMs = positiveInteger('expirySweepMs', options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS)
+    const expirySweepMs = positiveInteger('expirySweepMs', options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS)
+    this.#expiring = new Deadlines(expirySweepMs, (session) => session.fail('expired'))
     const maxQueueBytes = positiveInteger('maxQueueBytes', options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)
     const maxQueueEvents = positiveInteger(
       'maxQueueEvents',
@@ -376,7 +375,7 @@ export class Hub {
       options.onClose,
     )
     this.#sessions.add(session)
-    if (expiresAt !== undefined) this.#expireAt(session, expiresAt)
+    if (expiresAt !== undefined) this.#expiring.add(session, expiresAt)
     // Register live first, then read history: nothing published in between can be missed, and
     // the session skips what it already sent by log position.
     for (const selector of selectors) this.#route(selector, session.selectors).sessions.add(session)
@@ -439,7 +438,7 @@ export class Hub {
     this.#closed = true
     for (const session of [...this.#sessions]) session.fail('hub-closed')
     this.#stopHeartbeat()
-    this.#stopSweep()
+    this.#expiring.clear()
     if (this.#closeBroker) await this.broker.close()
   }
 
@@ -499,47 +498,9 @@ export class Hub {
       }
     }
     if (this.#sessions.size === 0) this.#stopHeartbeat()
-    const bucket = this.#bucketOf.get(session)
-    if (bucket !== undefined) {
-      this.#bucketOf.delete(session)
-      const sessions = this.#expiring.get(bucket)
-      sessions?.delete(session)
-      if (sessions?.size === 0) this.#expiring.delete(bucket)
-      if (this.#expiring.size === 0) this.#stopSweep()
-    }
+    this.#expiring.delete(session)
     session.notifyClosed(reason)
     this.#observer?.closed?.(session, reason)
-  }
-
-  /**
-   * Files a session under the first sweep tick at or after its expiry. Buckets rather than a
-   * sorted structure: adding and removing are O(1), and a tick ends exactly the buckets now due.
-   */
-  #expireAt(session: Session, expiresAt: number): void {
-    const bucket = Math.ceil(expiresAt / this.#expirySweepMs)
-    let sessions = this.#expiring.get(bucket)
-    if (sessions === undefined) {
-      sessions = new Set()
-      this.#expiring.set(bucket, sessions)
-    }
-    sessions.add(session)
-    this.#bucketOf.set(session, bucket)
-    if (this.#sweep !== undefined) return
-    this.#sweep = setInterval(() => this.#expire(Date.now()), this.#expirySweepMs)
-    ;(this.#sweep as { unref?: () => void }).unref?.()
-  }
-
-  #expire(now: number): void {
-    const due = Math.floor(now / this.#expirySweepMs)
-    for (const [bucket, sessions] of this.#expiring) {
-      if (bucket <= due) for (const session of [...sessions]) session.fail('expired')
-    }
-  }
-
-  #stopSweep(): void {
-    if (this.#sweep === undefined) return
-    clearInterval(this.#sweep)
-    this.#sweep = undefined
   }
 
   #startHeartbeat(): void {

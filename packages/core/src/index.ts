@@ -10,6 +10,7 @@ export type {
   ResetReason,
   Subscription,
 } from './broker.js'
+export { Deadlines } from './deadlines.js'
 export * from './defaults.js'
 export {
   describeError,

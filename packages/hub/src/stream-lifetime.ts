@@ -1,4 +1,4 @@
-import type { HubObserver, Session } from '@ssehub/core'
+import { Deadlines, type HubObserver, type Session } from '@ssehub/core'
 import { MAX_LIFETIME_SWEEP_MS } from './defaults.js'
 import { jitteredRetryMs } from './drain.js'
 import { HubError } from './errors.js'
@@ -27,20 +27,15 @@ function invalid(field: string, message: string): HubError {
  * Ends each stream after its maximum lifetime, with a jittered final `retry:` hint: long-lived
  * connections then come back through the load balancer and spread over the nodes there are now
  * (after a deploy or a scale-up), resuming from their `Last-Event-ID`. It observes the hub (add
- * {@link StreamLifetime.observer} to its observers) and runs one shared timer for every stream,
- * never a timer per connection: streams are filed in buckets by the sweep tick at or after their
- * end, so a tick ends exactly the buckets now due and adding or removing a stream is O(1).
+ * {@link StreamLifetime.observer} to its observers) and ends streams from one shared timer,
+ * never a timer per connection (core's {@link Deadlines}, as the hub ends expired tokens).
  */
 export class StreamLifetime {
   readonly #maxStreamMs: number
   readonly #jitterMs: number
   readonly #retryMs: number | false
   readonly #random: () => number
-  /** The sweep period: a tenth of the lifetime, between 10 ms and {@link MAX_LIFETIME_SWEEP_MS}. */
-  readonly #sweepMs: number
-  readonly #buckets = new Map<number, Set<Session>>()
-  readonly #bucketOf = new Map<Session, number>()
-  #timer: ReturnType<typeof setInterval> | undefined
+  readonly #ends: Deadlines<Session>
 
   /** @throws HubError `SSEHUB_ERR_OPTION_INVALID` for a lifetime below 1 or a jitter not below it. */
   constructor(options: StreamLifetimeOptions) {
@@ -59,75 +54,40 @@ export class StreamLifetime {
     this.#jitterMs = jitterMs
     this.#retryMs = options.retryMs
     this.#random = options.random ?? Math.random
-    this.#sweepMs = Math.min(MAX_LIFETIME_SWEEP_MS, Math.max(10, Math.floor(maxStreamMs / 10)))
+    // The sweep period: a tenth of the lifetime, between 10 ms and MAX_LIFETIME_SWEEP_MS.
+    const sweepMs = Math.min(MAX_LIFETIME_SWEEP_MS, Math.max(10, Math.floor(maxStreamMs / 10)))
+    this.#ends = new Deadlines(sweepMs, (session) => this.#end(session))
   }
 
   /** The hooks that track streams: pass it to the hub with its other observers. */
   get observer(): HubObserver {
     return {
-      connected: (session) => this.#track(session),
-      closed: (session) => this.#untrack(session),
+      connected: (session) => {
+        const spread = (this.#random() * 2 - 1) * this.#jitterMs
+        this.#ends.add(session, session.connectedAt + this.#maxStreamMs + spread)
+      },
+      closed: (session) => this.#ends.delete(session),
     }
   }
 
   /** Streams being tracked (open streams of the hub). */
   get tracked(): number {
-    return this.#bucketOf.size
+    return this.#ends.size
   }
 
   /** Stops the timer and forgets every stream (the hub is closing). */
   stop(): void {
-    this.#stopTimer()
-    this.#buckets.clear()
-    this.#bucketOf.clear()
+    this.#ends.clear()
   }
 
-  #track(session: Session): void {
-    const spread = (this.#random() * 2 - 1) * this.#jitterMs
-    const bucket = Math.ceil((session.connectedAt + this.#maxStreamMs + spread) / this.#sweepMs)
-    let sessions = this.#buckets.get(bucket)
-    if (sessions === undefined) {
-      sessions = new Set()
-      this.#buckets.set(bucket, sessions)
-    }
-    sessions.add(session)
-    this.#bucketOf.set(session, bucket)
-    if (this.#timer !== undefined) return
-    this.#timer = setInterval(() => this.#sweep(Date.now()), this.#sweepMs)
-    // Never keep a process alive just for this timer.
-    this.#timer.unref()
-  }
-
-  #untrack(session: Session): void {
-    const bucket = this.#bucketOf.get(session)
-    if (bucket === undefined) return
-    this.#bucketOf.delete(session)
-    const sessions = this.#buckets.get(bucket)
-    sessions?.delete(session)
-    if (sessions?.size === 0) this.#buckets.delete(bucket)
-    if (this.#buckets.size === 0) this.#stopTimer()
-  }
-
-  #sweep(now: number): void {
-    const due = Math.floor(now / this.#sweepMs)
-    for (const [bucket, sessions] of this.#buckets) {
-      if (bucket > due) continue
-      // Closing untracks the session (the observer's `closed` hook): iterate over a copy.
-      for (const session of [...sessions]) {
-        const retryMs = this.#retryMs
-        session.close(
-          retryMs === false
-            ? { reason: 'lifetime' }
-            : { reason: 'lifetime', retryMs: jitteredRetryMs(retryMs, this.#random) },
-        )
-      }
-    }
-  }
-
-  #stopTimer(): void {
-    if (this.#timer === undefined) return
-    clearInterval(this.#timer)
-    this.#timer = undefined
+  /** Ends a stream at its lifetime, with a jittered final `retry:` hint. */
+  #end(session: Session): void {
+    const retryMs = this.#retryMs
+    session.close(
+      retryMs === false
+        ? { reason: 'lifetime' }
+        : { reason: 'lifetime', retryMs: jitteredRetryMs(retryMs, this.#random) },
+    )
   }
 }
 
